@@ -1,0 +1,109 @@
+/* nn: the network core on OpenBLAS. Batch-major, row-major buffers: a batch of B rows of C floats
+ * is (B, C). Linear weights are stored (in, out) row-major so forward is one sgemm Y = X W + b.
+ * Every network keeps all its parameters in one contiguous block (params), so saving, loading,
+ * Adam, Polyak averaging and weight messages all work over one flat array. */
+#ifndef ODAC_NN_H
+#define ODAC_NN_H
+#include <stddef.h>
+#include "rng.h"
+
+#define NN_MAX_LAYERS 8
+
+/* ---- primitives ---- */
+/* out (B, out_dim) = in (B, in_dim) @ W (in_dim, out_dim) + b (out_dim). */
+void nn_linear_forward(float *out, const float *in, const float *W, const float *b, int B,
+                       int in_dim, int out_dim);
+/* Given dout (B, out_dim): dW (+=) in^T dout, db (+=) column sums of dout, din (=) dout W^T.
+ * Any of din, dW, db may be NULL to skip that work. */
+void nn_linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
+                        const float *W, int B, int in_dim, int out_dim);
+void nn_relu_forward(float *x, size_t n); /* in place */
+/* dx (in place) *= (y > 0), with y the ReLU's output. */
+void nn_relu_backward(float *dx, const float *y, size_t n);
+
+/* ---- MLP: Linear (ReLU Linear)*, ReLU after every hidden layer, linear output ---- */
+typedef struct {
+    int n_layers;                  /* linear layers = hidden layers + 1 */
+    int sizes[NN_MAX_LAYERS + 1];  /* sizes[0] = input, sizes[n_layers] = output */
+    float *params;                 /* one block: layer l's W (sizes[l] x sizes[l+1]) then b */
+    size_t n_params;
+    float *W[NN_MAX_LAYERS], *b[NN_MAX_LAYERS]; /* point into params */
+} nn_mlp_t;
+
+/* Activations of one forward pass kept for the backward pass; sized for up to max_batch rows. */
+typedef struct {
+    int max_batch;
+    float *act[NN_MAX_LAYERS + 1]; /* act[0]: input copy; act[l]: output of layer l (post-ReLU) */
+    float *grad_a, *grad_b;        /* (max_batch, widest layer) scratch for backward */
+} nn_mlp_work_t;
+
+/* Allocates params and initialises like PyTorch's nn.Linear (uniform +-1/sqrt(fan_in)).
+ * 0 on success, -1 on bad sizes or allocation failure. */
+int nn_mlp_init(nn_mlp_t *m, int in_dim, const int *hidden, int n_hidden, int out_dim, rng_t *rng);
+void nn_mlp_free(nn_mlp_t *m);
+/* Size of the parameter block nn_mlp_init would allocate (for checking a weights message). */
+size_t nn_mlp_param_count(int in_dim, const int *hidden, int n_hidden, int out_dim);
+/* Points m's W/b into an existing block (e.g. a received weights message); no allocation. */
+void nn_mlp_bind(nn_mlp_t *m, float *params);
+int nn_mlp_work_init(nn_mlp_work_t *w, const nn_mlp_t *m, int max_batch);
+void nn_mlp_work_free(nn_mlp_work_t *w);
+/* out (B, out_dim) = mlp(in (B, in_dim)); keeps activations in w. B <= w->max_batch. */
+void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
+/* Forward without keeping activations for backward (inference, target computation); w is used as
+ * scratch only. */
+void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
+/* Backward of the last nn_mlp_forward on w, from dout (B, out_dim). dparams (n_params) is
+ * accumulated into (+=) when non-NULL; din (B, in_dim) is overwritten when non-NULL. */
+void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
+                     float *dparams, float *din);
+/* Floating point operations of one forward (and of forward+backward with both gradients). */
+double nn_mlp_flops_forward(const nn_mlp_t *m, int B);
+
+/* ---- tanh-squashed diagonal Gaussian policy head ---- */
+#define NN_LOG_STD_MIN (-20.0f)
+#define NN_LOG_STD_MAX (2.0f)
+/* head (B, 2A) = [mean | log_std_raw]; log_std is clamped to [NN_LOG_STD_MIN, NN_LOG_STD_MAX].
+ * With noise (B, A) ~ N(0, 1): u = mean + std * noise, action = tanh(u),
+ * log_prob[i] = sum_j log N(u_j; mean_j, std_j) - 2 (log 2 - u_j - softplus(-2 u_j)).
+ * u (B, A) is kept for the backward pass. */
+void nn_tanh_gaussian_forward(const float *head, const float *noise, int B, int A, float *action,
+                              float *log_prob, float *u);
+/* From d_action (B, A) and d_log_prob (B) (either may be NULL), writes d_head (B, 2A); the
+ * gradient to log_std_raw is zero where the clamp is active. noise and u as in the forward. */
+void nn_tanh_gaussian_backward(const float *head, const float *noise, const float *u,
+                               const float *d_action, const float *d_log_prob, int B, int A,
+                               float *d_head);
+/* Deterministic action tanh(mean), action (B, A). */
+void nn_tanh_gaussian_mode(const float *head, int B, int A, float *action);
+
+/* ---- diagonal Gaussian log-density ---- */
+/* out[i] = sum_j log N(x_ij; mean_ij, exp(log_std_j)) for x, mean (B, D) and a log_std (D)
+ * shared by all rows (log_std_stride 0) or per row (log_std_stride D). */
+void nn_gaussian_log_density(const float *x, const float *mean, const float *log_std,
+                             int log_std_stride, int B, int D, float *out);
+/* Given dout (B): d_mean (B, D) overwritten; d_log_std accumulated (+=) with the same stride as
+ * the forward (D values for a shared one); d_x not produced (targets are data). NULL skips. */
+void nn_gaussian_log_density_backward(const float *x, const float *mean, const float *log_std,
+                                      int log_std_stride, const float *dout, int B, int D,
+                                      float *d_mean, float *d_log_std);
+
+/* ---- optimisation ---- */
+typedef struct {
+    size_t n;
+    float lr, beta1, beta2, eps;
+    long long t; /* steps taken */
+    float *m, *v;
+} nn_adam_t;
+/* Defaults beta1 0.9, beta2 0.999, eps 1e-8 (as torch.optim.Adam). */
+int nn_adam_init(nn_adam_t *a, size_t n, float lr);
+void nn_adam_free(nn_adam_t *a);
+/* params -= lr * mhat / (sqrt(vhat) + eps), bias-corrected, torch's formulation. */
+void nn_adam_step(nn_adam_t *a, float *params, const float *grads);
+/* target = (1 - tau) * target + tau * source. */
+void nn_polyak(float *target, const float *source, size_t n, float tau);
+
+/* OpenBLAS threads for this process (1 = single-threaded). */
+void nn_set_threads(int n);
+int nn_get_threads(void);
+
+#endif
