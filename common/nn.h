@@ -23,11 +23,12 @@ void nn_relu_backward(float *dx, const float *y, size_t n);
 
 /* ---- MLP: Linear (ReLU Linear)*, ReLU after every hidden layer, linear output ---- */
 typedef struct {
-    int n_layers;                  /* linear layers = hidden layers + 1 */
-    int sizes[NN_MAX_LAYERS + 1];  /* sizes[0] = input, sizes[n_layers] = output */
-    float *params;                 /* one block: layer l's W (sizes[l] x sizes[l+1]) then b */
+    int n_layers;                 /* linear layers = hidden layers + 1 */
+    int sizes[NN_MAX_LAYERS + 1]; /* sizes[0] = input, sizes[n_layers] = output */
+    float *params;                /* one block: layer l's W (sizes[l] x sizes[l+1]) then b */
     size_t n_params;
     float *W[NN_MAX_LAYERS], *b[NN_MAX_LAYERS]; /* point into params */
+    int owns_params; /* 1 after nn_mlp_init (nn_mlp_free frees params), 0 after nn_mlp_bind */
 } nn_mlp_t;
 
 /* Activations of one forward pass kept for the backward pass; sized for up to max_batch rows. */
@@ -43,19 +44,24 @@ int nn_mlp_init(nn_mlp_t *m, int in_dim, const int *hidden, int n_hidden, int ou
 void nn_mlp_free(nn_mlp_t *m);
 /* Size of the parameter block nn_mlp_init would allocate (for checking a weights message). */
 size_t nn_mlp_param_count(int in_dim, const int *hidden, int n_hidden, int out_dim);
-/* Points m's W/b into an existing block (e.g. a received weights message); no allocation. */
+/* Points m's W/b into an existing block (e.g. a received weights message); no allocation.
+ * m must already describe the architecture (n_layers, sizes): bind a struct copy of an
+ * initialised net (`nn_mlp_t view = net; nn_mlp_bind(&view, block);`). The bound net borrows the
+ * block (owns_params = 0): nn_mlp_free on it releases nothing, and the block must outlive it.
+ * Binding a net that owns its block leaks that block. */
 void nn_mlp_bind(nn_mlp_t *m, float *params);
 int nn_mlp_work_init(nn_mlp_work_t *w, const nn_mlp_t *m, int max_batch);
 void nn_mlp_work_free(nn_mlp_work_t *w);
 /* out (B, out_dim) = mlp(in (B, in_dim)); keeps activations in w. B <= w->max_batch. */
 void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
-/* Forward without keeping activations for backward (inference, target computation); w is used as
- * scratch only. */
+/* Forward without keeping activations for backward (inference, target computation); w's grad_a
+ * and grad_b are used as scratch only, so the activations of an earlier nn_mlp_forward on w
+ * survive and its nn_mlp_backward may still follow. */
 void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
 /* Backward of the last nn_mlp_forward on w, from dout (B, out_dim). dparams (n_params) is
  * accumulated into (+=) when non-NULL; din (B, in_dim) is overwritten when non-NULL. */
-void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
-                     float *dparams, float *din);
+void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B, float *dparams,
+                     float *din);
 /* Floating point operations of one forward (and of forward+backward with both gradients). */
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B);
 
@@ -65,7 +71,7 @@ double nn_mlp_flops_forward(const nn_mlp_t *m, int B);
 /* head (B, 2A) = [mean | log_std_raw]; log_std is clamped to [NN_LOG_STD_MIN, NN_LOG_STD_MAX].
  * With noise (B, A) ~ N(0, 1): u = mean + std * noise, action = tanh(u),
  * log_prob[i] = sum_j log N(u_j; mean_j, std_j) - 2 (log 2 - u_j - softplus(-2 u_j)).
- * u (B, A) is kept for the backward pass. */
+ * u (B, A) is kept for the backward pass. Any of action, log_prob, u may be NULL to skip it. */
 void nn_tanh_gaussian_forward(const float *head, const float *noise, int B, int A, float *action,
                               float *log_prob, float *u);
 /* From d_action (B, A) and d_log_prob (B) (either may be NULL), writes d_head (B, 2A); the
@@ -102,7 +108,7 @@ void nn_adam_step(nn_adam_t *a, float *params, const float *grads);
 /* target = (1 - tau) * target + tau * source. */
 void nn_polyak(float *target, const float *source, size_t n, float tau);
 
-/* OpenBLAS threads for this process (1 = single-threaded). */
+/* OpenBLAS threads for this process (1 = single-threaded); n < 1 is taken as 1. */
 void nn_set_threads(int n);
 int nn_get_threads(void);
 
