@@ -1,0 +1,98 @@
+/* wire: every message between odac processes. ZeroMQ carries multipart messages
+ * [tag][protobuf payload] (a ROUTER socket sees [identity][tag][payload]; the weights PUB/SUB
+ * channel sends the payload alone so subscribers can conflate to the latest). Everything received
+ * is untrusted: decoders check size, protocol version, env name, every repeated field's length
+ * against the run's dims and that floats are finite, and name the reason when they refuse. */
+#ifndef ODAC_WIRE_H
+#define ODAC_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include "odac.pb-c.h"
+
+#define WIRE_PROTOCOL_VERSION 1u
+#define WIRE_MAX_MESSAGE_BYTES (64u << 20) /* larger payloads are refused before decoding */
+#define WIRE_MAX_BATCH 65536u
+#define WIRE_MAX_PARTS 4
+#define WIRE_TAG_MAX 32
+
+/* Tags of the multipart messages. */
+#define WIRE_TAG_EPISODE "episode"
+#define WIRE_TAG_SAMPLE_REQUEST "sample_request"
+#define WIRE_TAG_SAMPLE_BATCH "sample_batch"
+#define WIRE_TAG_STATS_REQUEST "stats_request"
+#define WIRE_TAG_SHARD_STATS "shard_stats"
+#define WIRE_TAG_ACTOR_STATS "actor_stats"
+
+/* The run's shape that incoming data must match. */
+typedef struct {
+    char env_name[32];
+    uint32_t obs_dim, goal_dim, action_dim, horizon;
+} wire_dims_t;
+
+/* Why a message was refused; each has a stable name for counters and logs. */
+typedef enum {
+    WIRE_OK = 0,
+    WIRE_REJECT_FRAMES,    /* wrong number of parts or unknown tag */
+    WIRE_REJECT_OVERSIZED, /* payload over WIRE_MAX_MESSAGE_BYTES or a count over its limit */
+    WIRE_REJECT_DECODE,    /* not a valid protobuf of the expected type */
+    WIRE_REJECT_VERSION,   /* protocol_version != WIRE_PROTOCOL_VERSION */
+    WIRE_REJECT_ENV,       /* env name differs from the run's */
+    WIRE_REJECT_DIMS,      /* a repeated field's length disagrees with the dims */
+    WIRE_REJECT_NONFINITE, /* NaN or infinity in a float field */
+    WIRE_REJECT_COUNT_
+} wire_reject_t;
+const char *wire_reject_name(wire_reject_t reason);
+
+/* ---- decoding with validation: NULL with *reason and a message on refusal; free the result
+ * with the matching odac__*__free_unpacked(msg, NULL). ---- */
+Odac__Episode *wire_decode_episode(const void *data, size_t len, const wire_dims_t *dims,
+                                   wire_reject_t *reason, char *err, size_t errcap);
+Odac__SampleRequest *wire_decode_sample_request(const void *data, size_t len, wire_reject_t *reason,
+                                                char *err, size_t errcap);
+Odac__SampleBatch *wire_decode_sample_batch(const void *data, size_t len, const wire_dims_t *dims,
+                                            wire_reject_t *reason, char *err, size_t errcap);
+Odac__ShardStats *wire_decode_shard_stats(const void *data, size_t len, wire_reject_t *reason,
+                                          char *err, size_t errcap);
+/* Weights: layer shapes must chain (rows of layer l+1 = cols of layer l), start at
+ * obs_dim + goal_dim, end at 2 * action_dim, and data must hold exactly their parameters. */
+Odac__PolicyWeights *wire_decode_policy_weights(const void *data, size_t len,
+                                                const wire_dims_t *dims, wire_reject_t *reason,
+                                                char *err, size_t errcap);
+Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_reject_t *reason,
+                                          char *err, size_t errcap);
+Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t *reason, char *err,
+                                    size_t errcap);
+
+/* ---- ZeroMQ helpers ---- */
+/* A socket of the given type bound (bind = 1) or connected to endpoint, with linger 0 and the
+ * given high-water mark for both directions (0 keeps ZeroMQ's default). NULL with a message. */
+void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, char *err,
+                  size_t errcap);
+/* Sends [tag][packed msg]; flags as zmq_send (e.g. ZMQ_DONTWAIT). When identity is non-NULL it
+ * goes first (replies on a ROUTER socket). 0, or -1 with errno (EAGAIN when it would block). */
+int wire_send(void *sock, const zmq_msg_t *identity, const char *tag, const ProtobufCMessage *msg,
+              int flags);
+/* Sends the packed message alone, one frame (the weights channel). */
+int wire_send_single(void *sock, const ProtobufCMessage *msg, int flags);
+
+/* A received multipart message. Parts beyond WIRE_MAX_PARTS are read and dropped, and counted. */
+typedef struct {
+    int n_parts;
+    int dropped_parts;
+    zmq_msg_t part[WIRE_MAX_PARTS];
+} wire_msg_t;
+/* Receives one whole multipart message, waiting up to timeout_ms (-1 forever, 0 not at all).
+ * 1 when a message arrived, 0 on timeout, -1 on error (errno; EINTR/ETERM included). */
+int wire_recv(void *sock, wire_msg_t *m, int timeout_ms);
+void wire_msg_close(wire_msg_t *m);
+/* The tag in part i as a C string in buf (truncated to WIRE_TAG_MAX - 1), for dispatch. */
+const char *wire_msg_tag(const wire_msg_t *m, int i, char *buf);
+static inline const void *wire_msg_data(wire_msg_t *m, int i) {
+    return zmq_msg_data(&m->part[i]);
+}
+static inline size_t wire_msg_size(wire_msg_t *m, int i) {
+    return zmq_msg_size(&m->part[i]);
+}
+
+#endif
