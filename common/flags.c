@@ -257,6 +257,7 @@ int flags_write_json(const flag_t *flags, int n_flags, const char *path, char *e
     cJSON *root = cJSON_CreateObject();
     for (int i = 0; i < n_flags; i++) {
         const flag_t *f = &flags[i];
+        if (!strcmp(f->name, "config")) continue; /* the file itself is a valid config */
         switch (f->type) {
         case FLAG_STRING:
             cJSON_AddStringToObject(root, f->name, (const char *)f->dest);
