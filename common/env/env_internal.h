@@ -28,4 +28,42 @@ extern const env_ops_t env_faucet_ops;
  * Declared with void* so this header needs no MuJoCo include; returns an mjModel*. */
 void *env_mj_load_model(const char *file, char *err, size_t errcap);
 
+
+/* ---- Appended by the env implementation (env.c, env_mujoco.c): shared MuJoCo helpers. ---- */
+
+/* The MuJoCo handles of an env. A MuJoCo env's state struct starts with this struct (first
+ * member), so env_mj_of() can find them; fill it with env_mj_open(). */
+#define ENV_MJ_MAGIC 0x6f646d6au /* "odmj" */
+typedef struct {
+    unsigned magic; /* ENV_MJ_MAGIC once opened */
+    void *model;    /* mjModel* */
+    void *data;     /* mjData* */
+    int substeps;   /* physics steps per env step */
+} env_mj_t;
+
+/* Loads <models dir>/<file>, makes its mjData and records substeps; 0 or -1 with a message. */
+int env_mj_open(env_mj_t *mj, const char *file, int substeps, char *err, size_t errcap);
+/* Frees the model and data (accepts a zeroed or already closed struct). */
+void env_mj_close(env_mj_t *mj);
+/* Id of a named model element (type is an mjtObj, e.g. mjOBJ_BODY); -1 with a message naming
+ * the element and the model when it is missing. */
+int env_mj_name2id(const env_mj_t *mj, int type, const char *name, char *err, size_t errcap);
+/* Runs substeps x mj_step with the current controls. */
+void env_mj_step(env_mj_t *mj);
+/* Runs substeps x mj_step while mocap body mocap_id moves in a straight line from its current
+ * position to target[3], reaching it on the last physics step (a kinematic hand driven by an
+ * action; moving gradually keeps contacts gentle). */
+void env_mj_step_mocap_to(env_mj_t *mj, int mocap_id, const double target[3]);
+/* Clips p[n] into the box [lo[i], hi[i]] coordinate-wise. */
+void env_clip_box(double *p, const double *lo, const double *hi, int n);
+
+/* For tests and benches: the MuJoCo handles of an env, NULL for a non-MuJoCo env (box2d). */
+env_mj_t *env_mj_of(env_t *env);
+/* Creates env i of a batch: env_new() is env_new_stream(..., stream 0); env_batch_new() gives env
+ * i the stream i of the batch's seed, so a batch equals envs made one by one with these streams. */
+env_t *env_new_stream(const char *name, env_goal_mode_t goal_mode, uint64_t seed,
+                      uint64_t stream, char *err, size_t errcap);
+/* The number of steps since the last env_reset(). */
+int env_steps_taken(const env_t *env);
+
 #endif

@@ -1,0 +1,116 @@
+/* env_mujoco: what the MuJoCo envs share: where the MJCF models live, loading one with an error
+ * that names the file, and stepping helpers (plain physics steps, a mocap hand moved gradually). */
+#include "env_internal.h"
+#include <limits.h>
+#include <mujoco/mujoco.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_models_dir_set[PATH_MAX]; /* env_set_models_dir's value; "" when unset */
+static char g_models_dir_exe[PATH_MAX + 64]; /* <dir of this executable>/../share/odac/models */
+static pthread_once_t g_exe_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_load_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void env_set_models_dir(const char *dir) {
+    snprintf(g_models_dir_set, sizeof g_models_dir_set, "%s", dir ? dir : "");
+}
+
+static void find_exe_models_dir(void) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(g_models_dir_exe, sizeof g_models_dir_exe, "share/odac/models");
+        return;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(g_models_dir_exe, sizeof g_models_dir_exe, "%s/../share/odac/models", exe);
+}
+
+const char *env_models_dir(void) {
+    if (g_models_dir_set[0]) return g_models_dir_set;
+    const char *from_env = getenv("ODAC_MODELS_DIR");
+    if (from_env && *from_env) return from_env;
+    pthread_once(&g_exe_once, find_exe_models_dir);
+    return g_models_dir_exe;
+}
+
+void *env_mj_load_model(const char *file, char *err, size_t errcap) {
+    char path[PATH_MAX + 512];
+    snprintf(path, sizeof path, "%s/%s", env_models_dir(), file);
+    char mjerr[1024] = "";
+    /* The XML parser is not documented as thread-safe: one load at a time. */
+    pthread_mutex_lock(&g_load_mutex);
+    mjModel *m = mj_loadXML(path, NULL, mjerr, sizeof mjerr);
+    pthread_mutex_unlock(&g_load_mutex);
+    if (!m) {
+        snprintf(err, errcap, "env: cannot load MuJoCo model %s: %s", path,
+                 mjerr[0] ? mjerr : "unknown error");
+        return NULL;
+    }
+    return m;
+}
+
+int env_mj_open(env_mj_t *mj, const char *file, int substeps, char *err, size_t errcap) {
+    memset(mj, 0, sizeof *mj);
+    mjModel *m = env_mj_load_model(file, err, errcap);
+    if (!m) return -1;
+    mjData *d = mj_makeData(m);
+    if (!d) {
+        snprintf(err, errcap, "env: cannot allocate MuJoCo data for %s", file);
+        mj_deleteModel(m);
+        return -1;
+    }
+    mj->magic = ENV_MJ_MAGIC;
+    mj->model = m;
+    mj->data = d;
+    mj->substeps = substeps;
+    return 0;
+}
+
+void env_mj_close(env_mj_t *mj) {
+    if (!mj) return;
+    if (mj->data) mj_deleteData((mjData *)mj->data);
+    if (mj->model) mj_deleteModel((mjModel *)mj->model);
+    mj->data = NULL;
+    mj->model = NULL;
+    mj->magic = 0;
+}
+
+int env_mj_name2id(const env_mj_t *mj, int type, const char *name, char *err, size_t errcap) {
+    int id = mj_name2id((const mjModel *)mj->model, type, name);
+    if (id < 0) snprintf(err, errcap, "env: the MuJoCo model has no element named '%s'", name);
+    return id;
+}
+
+void env_mj_step(env_mj_t *mj) {
+    const mjModel *m = mj->model;
+    mjData *d = mj->data;
+    for (int k = 0; k < mj->substeps; k++) mj_step(m, d);
+}
+
+void env_mj_step_mocap_to(env_mj_t *mj, int mocap_id, const double target[3]) {
+    const mjModel *m = mj->model;
+    mjData *d = mj->data;
+    double *pos = d->mocap_pos + 3 * mocap_id;
+    const double start[3] = {pos[0], pos[1], pos[2]};
+    const int n = mj->substeps;
+    for (int k = 1; k <= n; k++) {
+        const double f = (double)k / n;
+        for (int i = 0; i < 3; i++) pos[i] = start[i] + f * (target[i] - start[i]);
+        mj_step(m, d);
+    }
+    /* Exactly the target (no rounding residue), so clipping to bounds stays exact. */
+    for (int i = 0; i < 3; i++) pos[i] = target[i];
+}
+
+void env_clip_box(double *p, const double *lo, const double *hi, int n) {
+    for (int i = 0; i < n; i++) {
+        if (p[i] < lo[i]) p[i] = lo[i];
+        if (p[i] > hi[i]) p[i] = hi[i];
+    }
+}
