@@ -1,0 +1,702 @@
+/* learner_server: the odac-learner process. One thread: a zmq_poll loop that keeps sample requests
+ * in flight to every shard, updates on whichever batch is ready, publishes weights, reads actor
+ * stats, logs progress and checkpoints. Waiting only happens when no batch is ready, and that
+ * time is measured (learner_busy_pct). */
+#include "learner_server.h"
+#include "ckpt_file.h"
+#include "env.h"
+#include "flags.h"
+#include "learner_core.h"
+#include "log.h"
+#include "nn.h"
+#include "wire.h"
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SHARDS 16
+#define MAX_ACTORS 1024
+#define MAX_READY 64
+#define PROGRESS_MAGIC 0x47525050u /* "PPRG" */
+#define PROGRESS_VERSION 1u
+
+typedef struct {
+    char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
+    char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
+    char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX];
+    char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX];
+    long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
+    long long time_kl_sign, max_updates;
+    int resume, clamp_discount, model_state_log_std;
+    double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
+    double reward_scale, reward_scale_k, fixed_alpha, her_eps;
+} options_t;
+
+typedef struct {
+    void *sock;
+    char endpoint[FLAGS_STR_MAX];
+    int in_flight;
+    uint64_t batches, size_transitions, inserted, sample_waits;
+} shard_t;
+
+typedef struct {
+    uint32_t id;
+    uint64_t env_steps, episodes, policy_version, dropped;
+} actor_info_t;
+
+typedef struct {
+    options_t o;
+    learner_config_t cfg;
+    env_spec_t spec;
+    wire_dims_t dims;
+    learner_t *learner;
+    void *zctx, *pub, *stats_pull;
+    shard_t shards[MAX_SHARDS];
+    int n_shards, next_shard;
+    Odac__SampleBatch *ready[MAX_READY];
+    int ready_head, n_ready;
+    actor_info_t actors[MAX_ACTORS];
+    int n_actors;
+    uint64_t retired_env_steps; /* steps of actors that restarted (their counters reset) */
+    uint64_t publish_version, request_id;
+    uint64_t rejected_batches, rejected_stats;
+    /* evaluation */
+    int have_eval;
+    Odac__EvalReport last_eval;
+    double best_eval;
+    /* timing */
+    double start_wall, wall_offset, first_batch_time, idle_s, busy_s;
+    double last_log, last_publish_time, last_log_updates_t;
+    long long last_log_updates;
+    uint64_t last_log_env_steps;
+    char run_path[FLAGS_STR_MAX * 2 + 8];
+    FILE *progress;
+} server_t;
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) {
+    stop_signal = sig;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int parse_hidden(const char *text, int *out, int *n, const char *what, char *err,
+                        size_t errcap) {
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 4096 || *n >= LEARNER_MAX_HIDDEN) {
+            snprintf(err, errcap, "--%s '%s': expected 1..%d comma-separated sizes in [1, 4096]",
+                     what, text, LEARNER_MAX_HIDDEN);
+            return -1;
+        }
+        out[(*n)++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') {
+            snprintf(err, errcap, "--%s '%s': unexpected '%c'", what, text, *end);
+            return -1;
+        }
+    }
+    if (*n == 0) {
+        snprintf(err, errcap, "--%s: empty", what);
+        return -1;
+    }
+    return 0;
+}
+
+static void format_hidden(char *out, size_t cap, const int *h, int n) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) len += snprintf(out + len, cap - len, "%s%d", i ? "," : "", h[i]);
+}
+
+/* The option table over s->o; the hyperparameter defaults are filled from the per-env config
+ * before the second parse, so flags only override what the user set. */
+static int build_table(server_t *s, flag_t *t) {
+    options_t *o = &s->o;
+    int n = 0;
+#define F(name, type, dest, lo, hi, help) t[n++] = (flag_t){name, type, dest, lo, hi, help}
+    F("env", FLAG_STRING, o->env, 0, -1, "environment (box2d, ant, sawyer-push, fetch-push, ...)");
+    F("variant", FLAG_STRING, o->variant, 0, -1,
+      "odac, fixed-model, fixed-discount, both-fixed, her-sparse, her-distance");
+    F("config", FLAG_STRING, o->config, 0, -1, "JSON file whose keys are these option names");
+    F("run-dir", FLAG_STRING, o->run_dir, 0, -1, "directory holding runs");
+    F("run-id", FLAG_STRING, o->run_id, 0, -1, "run name (default <env>-<variant>-<seed>)");
+    F("shards", FLAG_STRING, o->shards, 0, -1, "comma-separated sample endpoints of the shards");
+    F("weights-bind", FLAG_STRING, o->weights_bind, 0, -1, "PUB endpoint for policy weights");
+    F("stats-bind", FLAG_STRING, o->stats_bind, 0, -1, "PULL endpoint for actor stats");
+    F("resume", FLAG_BOOL, &o->resume, 0, -1, "continue the run from its checkpoint");
+    F("seed", FLAG_INT, &o->seed, 0, 2147483647, "run seed");
+    F("max-env-steps", FLAG_INT, &o->max_env_steps, 1, 1e13, "stop after this many env steps");
+    F("max-updates", FLAG_INT, &o->max_updates, 0, 1e13,
+      "stop after this many updates (0: no limit)");
+    F("target-distance", FLAG_DOUBLE, &o->target_distance, 0, 1e9,
+      "stop when the evaluation final distance mean is at most this (0: never)");
+    F("batch-size", FLAG_INT, &o->batch_size, 1, WIRE_MAX_BATCH, "transitions per update");
+    F("hidden", FLAG_STRING, o->hidden, 0, -1, "policy and critic hidden sizes, e.g. 400,300");
+    F("model-hidden", FLAG_STRING, o->model_hidden, 0, -1, "outcome model hidden sizes");
+    F("gamma", FLAG_DOUBLE, &o->gamma, 0.5, 0.99999, "prior probability of not terminating");
+    F("tau", FLAG_DOUBLE, &o->tau, 1e-6, 1, "Polyak rate of the target critics");
+    F("lr-policy", FLAG_DOUBLE, &o->lr_policy, 1e-7, 1, "policy learning rate");
+    F("lr-critic", FLAG_DOUBLE, &o->lr_critic, 1e-7, 1, "critic learning rate");
+    F("lr-alpha", FLAG_DOUBLE, &o->lr_alpha, 1e-7, 1, "temperature learning rate");
+    F("lr-model", FLAG_DOUBLE, &o->lr_model, 1e-7, 1, "outcome model learning rate");
+    F("reward-scale", FLAG_DOUBLE, &o->reward_scale, 1e-6, 1e6, "constant reward scale c");
+    F("reward-scale-k", FLAG_DOUBLE, &o->reward_scale_k, 0, 1e6,
+      "auto reward scale c = k / EMA(max|r|) (0: constant scale)");
+    F("clamp-discount", FLAG_BOOL, &o->clamp_discount, 0, -1, "clamp gamma_q by the prior gamma");
+    F("time-kl-sign", FLAG_INT, &o->time_kl_sign, -1, 1, "-1 derivation, +1 authors' code");
+    F("fixed-alpha", FLAG_DOUBLE, &o->fixed_alpha, 0, 1e6, "fixed temperature (0: auto-tuned)");
+    F("model-state-log-std", FLAG_BOOL, &o->model_state_log_std, 0, -1,
+      "state-dependent outcome model log-std");
+    F("her-eps", FLAG_DOUBLE, &o->her_eps, 0, 1e6, "success threshold of her-sparse");
+    F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
+    F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
+    F("prefetch", FLAG_INT, &o->prefetch, 1, 16, "sample requests in flight per shard");
+    F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
+    F("threads", FLAG_INT, &o->threads, 1, 64, "OpenBLAS threads");
+#undef F
+    return n;
+}
+
+static void options_from_config(options_t *o, const learner_config_t *c) {
+    format_hidden(o->hidden, sizeof o->hidden, c->policy_hidden, c->n_policy_hidden);
+    format_hidden(o->model_hidden, sizeof o->model_hidden, c->model_hidden, c->n_model_hidden);
+    o->batch_size = c->batch_size;
+    o->gamma = c->gamma;
+    o->tau = c->tau;
+    o->lr_policy = c->lr_policy;
+    o->lr_critic = c->lr_critic;
+    o->lr_alpha = c->lr_alpha;
+    o->lr_model = c->lr_model;
+    o->reward_scale = c->reward_scale;
+    o->reward_scale_k = c->reward_scale_auto ? c->reward_scale_k : 0;
+    o->clamp_discount = c->clamp_discount;
+    o->time_kl_sign = c->time_kl_sign;
+    o->fixed_alpha = c->fixed_alpha ? c->alpha_init : 0;
+    o->model_state_log_std = c->model_state_log_std;
+    o->her_eps = c->her_eps;
+}
+
+static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
+    if (learner_variant_parse(o->variant, &c->variant, err, errcap) != 0) return -1;
+    if (parse_hidden(o->hidden, c->policy_hidden, &c->n_policy_hidden, "hidden", err, errcap) ||
+        parse_hidden(o->model_hidden, c->model_hidden, &c->n_model_hidden, "model-hidden", err,
+                     errcap))
+        return -1;
+    memcpy(c->critic_hidden, c->policy_hidden, sizeof c->critic_hidden);
+    c->n_critic_hidden = c->n_policy_hidden;
+    c->batch_size = (int)o->batch_size;
+    c->gamma = (float)o->gamma;
+    c->tau = (float)o->tau;
+    c->lr_policy = (float)o->lr_policy;
+    c->lr_critic = (float)o->lr_critic;
+    c->lr_alpha = (float)o->lr_alpha;
+    c->lr_model = (float)o->lr_model;
+    c->reward_scale = (float)o->reward_scale;
+    c->reward_scale_auto = o->reward_scale_k > 0;
+    if (c->reward_scale_auto) c->reward_scale_k = (float)o->reward_scale_k;
+    c->clamp_discount = o->clamp_discount;
+    if (o->time_kl_sign == 0) {
+        snprintf(err, errcap, "--time-kl-sign must be -1 or +1");
+        return -1;
+    }
+    c->time_kl_sign = (int)o->time_kl_sign;
+    c->fixed_alpha = o->fixed_alpha > 0;
+    if (c->fixed_alpha) c->alpha_init = (float)o->fixed_alpha;
+    c->model_state_log_std = o->model_state_log_std;
+    c->her_eps = (float)o->her_eps;
+    c->seed = (uint64_t)o->seed;
+    return learner_config_validate(c, err, errcap);
+}
+
+/* ---- shards and batches ---- */
+
+static int request_batches(server_t *s) {
+    for (int k = 0; k < s->n_shards; k++) {
+        shard_t *sh = &s->shards[k];
+        while (sh->in_flight < s->o.prefetch && s->n_ready + s->n_shards * 0 < MAX_READY) {
+            Odac__SampleRequest req = ODAC__SAMPLE_REQUEST__INIT;
+            req.protocol_version = WIRE_PROTOCOL_VERSION;
+            req.request_id = ++s->request_id;
+            req.batch_size = (uint32_t)s->o.batch_size;
+            if (wire_send(sh->sock, NULL, WIRE_TAG_SAMPLE_REQUEST, &req.base, ZMQ_DONTWAIT) != 0)
+                break; /* shard not connected yet: try again on the next pass */
+            sh->in_flight++;
+        }
+    }
+    return 0;
+}
+
+static void receive_from_shard(server_t *s, shard_t *sh) {
+    wire_msg_t m;
+    while (s->n_ready < MAX_READY && wire_recv(sh->sock, &m, 0) == 1) {
+        char tag[WIRE_TAG_MAX], err[512];
+        wire_reject_t reason;
+        if (m.n_parts != 2 || strcmp(wire_msg_tag(&m, 0, tag), WIRE_TAG_SAMPLE_BATCH) != 0) {
+            s->rejected_batches++;
+            log_warn("shard %s: unexpected message (%d parts, tag '%s')", sh->endpoint, m.n_parts,
+                     tag);
+            wire_msg_close(&m);
+            continue;
+        }
+        Odac__SampleBatch *b = wire_decode_sample_batch(wire_msg_data(&m, 1), wire_msg_size(&m, 1),
+                                                        &s->dims, &reason, err, sizeof err);
+        wire_msg_close(&m);
+        if (sh->in_flight > 0) sh->in_flight--;
+        if (!b) {
+            s->rejected_batches++;
+            log_warn("shard %s: batch rejected (%s): %s", sh->endpoint, wire_reject_name(reason),
+                     err);
+            continue;
+        }
+        if (b->stats) {
+            sh->size_transitions = b->stats->size_transitions;
+            sh->inserted = b->stats->inserted_transitions;
+            sh->sample_waits = b->stats->sample_waits;
+        }
+        sh->batches++;
+        s->ready[(s->ready_head + s->n_ready) % MAX_READY] = b;
+        s->n_ready++;
+    }
+}
+
+/* ---- actors ---- */
+
+static uint64_t total_env_steps(const server_t *s) {
+    uint64_t sum = s->retired_env_steps;
+    for (int i = 0; i < s->n_actors; i++) sum += s->actors[i].env_steps;
+    return sum;
+}
+
+static void receive_stats(server_t *s) {
+    wire_msg_t m;
+    while (wire_recv(s->stats_pull, &m, 0) == 1) {
+        char tag[WIRE_TAG_MAX], err[512];
+        wire_reject_t reason;
+        Odac__ActorStats *st = NULL;
+        if (m.n_parts == 2 && !strcmp(wire_msg_tag(&m, 0, tag), WIRE_TAG_ACTOR_STATS))
+            st = wire_decode_actor_stats(wire_msg_data(&m, 1), wire_msg_size(&m, 1), &reason, err,
+                                         sizeof err);
+        else
+            snprintf(err, sizeof err, "unexpected message of %d parts", m.n_parts);
+        wire_msg_close(&m);
+        if (!st) {
+            s->rejected_stats++;
+            log_warn("actor stats rejected: %s", err);
+            continue;
+        }
+        actor_info_t *a = NULL;
+        for (int i = 0; i < s->n_actors; i++)
+            if (s->actors[i].id == st->actor_id) a = &s->actors[i];
+        if (!a && s->n_actors < MAX_ACTORS) {
+            a = &s->actors[s->n_actors++];
+            memset(a, 0, sizeof *a);
+            a->id = st->actor_id;
+            log_info("actor %u joined", st->actor_id);
+        }
+        if (a) {
+            if (st->env_steps < a->env_steps) s->retired_env_steps += a->env_steps; /* restart */
+            a->env_steps = st->env_steps;
+            a->episodes = st->episodes;
+            a->policy_version = st->policy_version;
+            a->dropped = st->episodes_dropped;
+        }
+        if (st->eval && st->eval->episodes > 0) {
+            s->last_eval = *st->eval;
+            s->last_eval.base.descriptor = NULL;
+            s->have_eval = 1;
+            if (st->eval->final_distance_mean < s->best_eval)
+                s->best_eval = st->eval->final_distance_mean;
+        }
+        odac__actor_stats__free_unpacked(st, NULL);
+    }
+}
+
+static double policy_lag(const server_t *s) {
+    if (!s->n_actors) return 0;
+    double sum = 0;
+    for (int i = 0; i < s->n_actors; i++)
+        sum += s->publish_version > s->actors[i].policy_version
+                   ? (double)(s->publish_version - s->actors[i].policy_version)
+                   : 0;
+    return sum / s->n_actors;
+}
+
+/* ---- weights ---- */
+
+static void publish(server_t *s, int run_finished) {
+    int sizes[NN_MAX_LAYERS + 1];
+    int n = learner_policy_layers(s->learner, sizes);
+    Odac__LayerShape shapes[NN_MAX_LAYERS], *shape_ptrs[NN_MAX_LAYERS];
+    for (int l = 0; l < n; l++) {
+        odac__layer_shape__init(&shapes[l]);
+        shapes[l].rows = (uint32_t)sizes[l];
+        shapes[l].cols = (uint32_t)sizes[l + 1];
+        shape_ptrs[l] = &shapes[l];
+    }
+    size_t n_params;
+    const float *params = learner_policy_params(s->learner, &n_params);
+    Odac__PolicyWeights w = ODAC__POLICY_WEIGHTS__INIT;
+    w.protocol_version = WIRE_PROTOCOL_VERSION;
+    w.version = ++s->publish_version;
+    w.env_name = s->spec.name;
+    w.n_layers = (size_t)n;
+    w.layers = shape_ptrs;
+    w.n_data = n_params;
+    w.data = (float *)params; /* packed, not modified */
+    w.env_steps = total_env_steps(s);
+    w.run_finished = run_finished;
+    if (wire_send_single(s->pub, &w.base, ZMQ_DONTWAIT) != 0)
+        log_warn("publishing weights failed: %s", zmq_strerror(zmq_errno()));
+    s->last_publish_time = now_s();
+}
+
+/* ---- progress and checkpoints ---- */
+
+static double wall_time(const server_t *s) {
+    return s->wall_offset + now_s() - s->start_wall;
+}
+
+static const char *progress_header =
+    "wall_time_s,env_steps,updates,updates_per_s,env_steps_per_s,eval_distance_mean,"
+    "eval_distance_std,eval_success_rate,eval_policy_version,critic_loss,policy_loss,alpha,"
+    "entropy,model_nll,model_log_std,reward_mean,dynamic_discount_mean,dynamic_discount_min,"
+    "reward_scale,q_mean,target_mean,replay_size,policy_lag,learner_busy_pct";
+
+static double busy_pct(const server_t *s) {
+    if (s->first_batch_time <= 0) return 0;
+    double span = now_s() - s->first_batch_time;
+    return span > 0 ? 100.0 * (1.0 - s->idle_s / span) : 100.0;
+}
+
+static void log_progress(server_t *s) {
+    double t = now_s();
+    double dt = t - s->last_log_updates_t;
+    long long updates = learner_updates(s->learner);
+    uint64_t env_steps = total_env_steps(s);
+    double ups = dt > 0 ? (double)(updates - s->last_log_updates) / dt : 0;
+    double eps = dt > 0 ? (double)(env_steps - s->last_log_env_steps) / dt : 0;
+    learner_summary_t sum;
+    learner_stats_summary(s->learner, &sum);
+    uint64_t replay_size = 0;
+    for (int k = 0; k < s->n_shards; k++) replay_size += s->shards[k].size_transitions;
+    double lag = policy_lag(s);
+    double ev_mean = s->have_eval ? s->last_eval.final_distance_mean : NAN;
+    double ev_std = s->have_eval ? s->last_eval.final_distance_std : NAN;
+    double ev_succ = s->have_eval ? s->last_eval.success_rate : NAN;
+    if (s->progress) {
+        fprintf(s->progress,
+                "%.2f,%llu,%lld,%.1f,%.1f,%.4f,%.4f,%.3f,%llu,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,"
+                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f\n",
+                wall_time(s), (unsigned long long)env_steps, updates, ups, eps, ev_mean, ev_std,
+                ev_succ, (unsigned long long)(s->have_eval ? s->last_eval.policy_version : 0),
+                sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.entropy.mean,
+                sum.model_nll.mean, sum.model_log_std.mean, sum.reward.mean, sum.discount.mean,
+                sum.discount.min, sum.reward_scale.mean, sum.q.mean, sum.target.mean,
+                (unsigned long long)replay_size, lag, busy_pct(s));
+        fflush(s->progress);
+    }
+    log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
+             "%.2f | Lq %.4g Lpi %.4g alpha %.3g gamma_q %.3f c %.3g | replay %llu | lag %.1f | "
+             "busy %.0f%%",
+             updates, ups, (unsigned long long)env_steps, eps, ev_mean, ev_std, ev_succ,
+             sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.discount.mean,
+             sum.reward_scale.mean, (unsigned long long)replay_size, lag, busy_pct(s));
+    s->last_log = t;
+    s->last_log_updates_t = t;
+    s->last_log_updates = updates;
+    s->last_log_env_steps = env_steps;
+}
+
+static int save_checkpoint(server_t *s) {
+    char path[sizeof s->run_path + 32], err[1024];
+    snprintf(path, sizeof path, "%s/learner.ckpt", s->run_path);
+    if (learner_save(s->learner, path, err, sizeof err) != 0) {
+        log_error("checkpoint failed: %s", err);
+        return -1;
+    }
+    /* Process counters beside the learner's state. */
+    snprintf(path, sizeof path, "%s/progress.ckpt", s->run_path);
+    ckpt_writer_t *w = ckpt_writer_open(path, PROGRESS_MAGIC, PROGRESS_VERSION, err, sizeof err);
+    if (!w) {
+        log_error("checkpoint failed: %s", err);
+        return -1;
+    }
+    double wall = wall_time(s);
+    uint64_t steps = total_env_steps(s);
+    ckpt_writer_write(w, &wall, sizeof wall);
+    ckpt_writer_write(w, &steps, sizeof steps);
+    ckpt_writer_write(w, &s->publish_version, sizeof s->publish_version);
+    ckpt_writer_write(w, &s->best_eval, sizeof s->best_eval);
+    if (ckpt_writer_commit(&w, err, sizeof err) != 0) {
+        log_error("checkpoint failed: %s", err);
+        return -1;
+    }
+    log_info("checkpoint written at update %lld", learner_updates(s->learner));
+    return 0;
+}
+
+static int load_checkpoint(server_t *s, char *err, size_t errcap) {
+    char path[sizeof s->run_path + 32];
+    snprintf(path, sizeof path, "%s/learner.ckpt", s->run_path);
+    if (access(path, F_OK) != 0) {
+        log_warn("--resume: no checkpoint at %s yet; starting the run from scratch", path);
+        return 0;
+    }
+    if (learner_load(s->learner, path, err, errcap) != 0) return -1;
+    snprintf(path, sizeof path, "%s/progress.ckpt", s->run_path);
+    ckpt_reader_t *r = ckpt_reader_open(path, PROGRESS_MAGIC, PROGRESS_VERSION, NULL, err, errcap);
+    if (!r) return -1;
+    uint64_t steps = 0;
+    int rc = ckpt_reader_read(r, &s->wall_offset, sizeof s->wall_offset) |
+             ckpt_reader_read(r, &steps, sizeof steps) |
+             ckpt_reader_read(r, &s->publish_version, sizeof s->publish_version) |
+             ckpt_reader_read(r, &s->best_eval, sizeof s->best_eval);
+    ckpt_reader_close(&r);
+    if (rc != 0) {
+        snprintf(err, errcap, "%s: too short", path);
+        return -1;
+    }
+    log_info("resumed from %s/learner.ckpt at update %lld, %llu env steps", s->run_path,
+             learner_updates(s->learner), (unsigned long long)steps);
+    return 0;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[FLAGS_STR_MAX * 3];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- setup ---- */
+
+static int setup(server_t *s, int argc, char **argv, int *exit_code) {
+    options_t *o = &s->o;
+    char err[1024];
+    flag_t table[64];
+    int n = build_table(s, table);
+    const char *usage = "usage: odac-learner [options]\nThe ODAC learner of a run (see README).";
+    /* Defaults that do not depend on the env. */
+    snprintf(o->env, sizeof o->env, "box2d");
+    snprintf(o->variant, sizeof o->variant, "odac");
+    snprintf(o->run_dir, sizeof o->run_dir, "runs");
+    snprintf(o->weights_bind, sizeof o->weights_bind, "tcp://*:5555");
+    snprintf(o->stats_bind, sizeof o->stats_bind, "tcp://*:5556");
+    snprintf(o->shards, sizeof o->shards, "tcp://127.0.0.1:5561");
+    o->max_env_steps = 1000000;
+    o->publish_every = 100;
+    o->checkpoint_every = 20000;
+    o->prefetch = 4;
+    o->log_every_s = 5;
+    o->threads = 1;
+    learner_config_default(&s->cfg);
+    options_from_config(o, &s->cfg);
+    /* First pass: which env; then its defaults; second pass: what the user set wins. */
+    int rc = flags_parse(table, n, argc, argv, usage, NULL, NULL, err, sizeof err);
+    if (rc == 1) return *exit_code = 0, -1;
+    if (rc != 0) goto bad;
+    if (env_spec_lookup(o->env, &s->spec, err, sizeof err) != 0) goto bad;
+    if (learner_config_for_env(&s->cfg, &s->spec, err, sizeof err) != 0) goto bad;
+    options_from_config(o, &s->cfg);
+    if (flags_parse(table, n, argc, argv, usage, NULL, NULL, err, sizeof err) != 0) goto bad;
+    if (config_from_options(&s->cfg, o, err, sizeof err) != 0) goto bad;
+    snprintf(s->dims.env_name, sizeof s->dims.env_name, "%s", s->spec.name);
+    s->dims.obs_dim = (uint32_t)s->spec.obs_dim;
+    s->dims.goal_dim = (uint32_t)s->spec.goal_dim;
+    s->dims.action_dim = (uint32_t)s->spec.action_dim;
+    s->dims.horizon = (uint32_t)s->spec.horizon;
+    if (!o->run_id[0])
+        snprintf(o->run_id, sizeof o->run_id, "%s-%s-%lld", o->env, o->variant, o->seed);
+    if (strchr(o->run_id, '/') || !strcmp(o->run_id, "..") || !strcmp(o->run_id, ".")) {
+        snprintf(err, sizeof err, "--run-id '%s' must be a plain name", o->run_id);
+        goto bad;
+    }
+    snprintf(s->run_path, sizeof s->run_path, "%s/%s", o->run_dir, o->run_id);
+    if (mkdir_p(s->run_path) != 0) {
+        snprintf(err, sizeof err, "cannot create %s: %s", s->run_path, strerror(errno));
+        goto bad;
+    }
+    char path[sizeof s->run_path + 32];
+    snprintf(path, sizeof path, "%s/variant.json", s->run_path);
+    if (flags_write_json(table, n, path, err, sizeof err) != 0) goto bad;
+
+    nn_set_threads((int)o->threads);
+    s->learner = learner_new(&s->cfg, err, sizeof err);
+    if (!s->learner) goto bad;
+    if (o->resume && load_checkpoint(s, err, sizeof err) != 0) {
+        log_error("cannot resume: %s", err);
+        return *exit_code = 1, -1;
+    }
+
+    s->zctx = zmq_ctx_new();
+    s->pub = wire_socket(s->zctx, ZMQ_PUB, o->weights_bind, 1, 16, err, sizeof err);
+    if (!s->pub) goto bad;
+    s->stats_pull = wire_socket(s->zctx, ZMQ_PULL, o->stats_bind, 1, 10000, err, sizeof err);
+    if (!s->stats_pull) goto bad;
+    char list[FLAGS_STR_MAX];
+    snprintf(list, sizeof list, "%s", o->shards);
+    for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        if (s->n_shards == MAX_SHARDS) {
+            snprintf(err, sizeof err, "--shards: at most %d shards", MAX_SHARDS);
+            goto bad;
+        }
+        shard_t *sh = &s->shards[s->n_shards++];
+        snprintf(sh->endpoint, sizeof sh->endpoint, "%s", ep);
+        sh->sock = wire_socket(s->zctx, ZMQ_DEALER, ep, 0, 64, err, sizeof err);
+        if (!sh->sock) goto bad;
+    }
+    if (s->n_shards == 0) {
+        snprintf(err, sizeof err, "--shards: no endpoint given");
+        goto bad;
+    }
+    snprintf(path, sizeof path, "%s/progress.csv", s->run_path);
+    int existed = access(path, F_OK) == 0;
+    s->progress = fopen(path, o->resume ? "a" : "w");
+    if (!s->progress) {
+        snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
+        goto bad;
+    }
+    if (!o->resume || !existed) fprintf(s->progress, "%s\n", progress_header);
+    log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s); writing %s",
+             o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, s->run_path);
+    return 0;
+bad:
+    log_error("%s", err);
+    *exit_code = 2;
+    return -1;
+}
+
+static void teardown(server_t *s) {
+    while (s->n_ready > 0) {
+        odac__sample_batch__free_unpacked(s->ready[s->ready_head], NULL);
+        s->ready_head = (s->ready_head + 1) % MAX_READY;
+        s->n_ready--;
+    }
+    for (int k = 0; k < s->n_shards; k++)
+        if (s->shards[k].sock) zmq_close(s->shards[k].sock);
+    if (s->pub) zmq_close(s->pub);
+    if (s->stats_pull) zmq_close(s->stats_pull);
+    if (s->zctx) zmq_ctx_term(s->zctx);
+    if (s->progress) fclose(s->progress);
+    learner_free(s->learner);
+}
+
+/* ---- the loop ---- */
+
+static const char *finished_reason(server_t *s) {
+    if (s->o.target_distance > 0 && s->have_eval &&
+        s->last_eval.final_distance_mean <= s->o.target_distance)
+        return "evaluation final distance reached the target";
+    if (total_env_steps(s) >= (uint64_t)s->o.max_env_steps) return "env step budget reached";
+    if (s->o.max_updates > 0 && learner_updates(s->learner) >= s->o.max_updates)
+        return "update budget reached";
+    return NULL;
+}
+
+int learner_server_main(int argc, char **argv) {
+    log_set_component("learner");
+    static server_t server; /* large: actor table and options */
+    server_t *s = &server;
+    s->best_eval = INFINITY;
+    int exit_code = 0;
+    if (setup(s, argc, argv, &exit_code) != 0) {
+        teardown(s);
+        return exit_code;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    s->start_wall = now_s();
+    s->last_log = s->last_log_updates_t = s->start_wall;
+    s->last_log_updates = learner_updates(s->learner);
+    publish(s, 0);
+    const char *done = NULL;
+    long long since_publish = 0, since_ckpt = 0;
+    zmq_pollitem_t items[MAX_SHARDS + 1];
+    while (!stop_signal && !(done = finished_reason(s))) {
+        request_batches(s);
+        /* Wait only when there is nothing to learn from. */
+        int timeout = s->n_ready > 0 ? 0 : 100;
+        for (int k = 0; k < s->n_shards; k++)
+            items[k] = (zmq_pollitem_t){s->shards[k].sock, 0, ZMQ_POLLIN, 0};
+        items[s->n_shards] = (zmq_pollitem_t){s->stats_pull, 0, ZMQ_POLLIN, 0};
+        double t0 = now_s();
+        int rc = zmq_poll(items, s->n_shards + 1, timeout);
+        if (s->n_ready == 0 && s->first_batch_time > 0) s->idle_s += now_s() - t0;
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_error("poll failed: %s", zmq_strerror(zmq_errno()));
+            exit_code = 1;
+            break;
+        }
+        for (int k = 0; k < s->n_shards; k++)
+            if (items[k].revents & ZMQ_POLLIN) receive_from_shard(s, &s->shards[k]);
+        if (items[s->n_shards].revents & ZMQ_POLLIN) receive_stats(s);
+
+        if (s->n_ready > 0) {
+            if (s->first_batch_time <= 0) {
+                s->first_batch_time = now_s();
+                log_info("first batch arrived: training");
+            }
+            Odac__SampleBatch *b = s->ready[s->ready_head];
+            s->ready_head = (s->ready_head + 1) % MAX_READY;
+            s->n_ready--;
+            learner_batch_t batch = {
+                (int)b->batch_size, b->observations,        b->actions, b->next_observations,
+                b->achieved_goals,  b->next_achieved_goals, b->goals,   NULL};
+            char err[512];
+            double u0 = now_s();
+            if (learner_update(s->learner, &batch, err, sizeof err) != 0)
+                log_warn("update skipped: %s", err);
+            s->busy_s += now_s() - u0;
+            odac__sample_batch__free_unpacked(b, NULL);
+            since_publish++;
+            since_ckpt++;
+        }
+        if (since_publish >= s->o.publish_every || now_s() - s->last_publish_time > 1.0) {
+            publish(s, 0);
+            since_publish = 0;
+        }
+        if (since_ckpt >= s->o.checkpoint_every) {
+            save_checkpoint(s);
+            since_ckpt = 0;
+        }
+        if (now_s() - s->last_log >= s->o.log_every_s) log_progress(s);
+    }
+    if (done) log_info("run finished: %s", done);
+    if (stop_signal) log_info("stopping on %s", strsignal(stop_signal));
+    receive_stats(s);
+    log_progress(s);
+    if (save_checkpoint(s) != 0) exit_code = 1;
+    if (done) {
+        /* Tell the actors; PUB drops for peers that are slow to read, so say it a few times. */
+        for (int i = 0; i < 5; i++) {
+            publish(s, 1);
+            zmq_poll(NULL, 0, 100);
+        }
+    }
+    log_info("best evaluation final distance %.4f; results in %s", s->best_eval, s->run_path);
+    teardown(s);
+    return exit_code;
+}

@@ -1,0 +1,13 @@
+/* learner_server: the odac-learner process around learner_core. It takes the run configuration
+ * (flags, ODAC_* environment, JSON config), keeps batch requests in flight to every replay shard,
+ * runs ODAC updates, publishes policy weights to the actors, collects their stats and evaluation
+ * reports, writes runs/<run-id>/{variant.json, progress.csv, learner.ckpt}, and stops the run on
+ * success or at its env-step budget. */
+#ifndef ODAC_LEARNER_SERVER_H
+#define ODAC_LEARNER_SERVER_H
+
+/* The whole process: returns its exit status (0: run finished or stopped by a signal after a
+ * checkpoint; 2: bad configuration; 1: runtime failure). */
+int learner_server_main(int argc, char **argv);
+
+#endif
