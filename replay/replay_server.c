@@ -1,0 +1,545 @@
+/* replay_server: the libuv loop that connects a shard to its ZeroMQ sockets.
+ *
+ * The one idea: ZMQ_FD only signals edges, so every wakeup (socket fd, idle continuation) runs
+ * pump(), which keeps reading, serving and re-checking ZMQ_EVENTS on both sockets until a pass
+ * makes no progress. A socket is then either drained or deliberately left unread (inserts held
+ * back by the rate limiter, request queue full); both conditions only change through work that
+ * pump() itself does, so nothing is missed. pump() handles a bounded number of messages per call
+ * and continues from a uv_idle handle, so timers and signals are never starved. */
+#include "replay_server.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "wire.h"
+
+#define PUMP_BUDGET 256 /* messages handled per pump() call */
+
+typedef enum { REQ_SAMPLE = 0, REQ_STATS = 1 } request_kind_t;
+
+typedef struct {
+    zmq_msg_t identity; /* the ROUTER's routing id of the requesting peer */
+    request_kind_t kind;
+    uint64_t request_id;
+    uint32_t batch_size;
+} pending_t;
+
+struct replay_server {
+    replay_server_config_t cfg;
+    replay_shard_t *shard;
+    void *zctx, *insert_sock, *sample_sock;
+    uv_loop_t loop;
+    uv_poll_t insert_poll, sample_poll;
+    uv_timer_t stats_timer, ckpt_timer;
+    uv_signal_t sigterm, sigint;
+    uv_async_t stop_async;
+    uv_idle_t idle;
+    int loop_ready, handles_ready;
+    pending_t *pending; /* ring of max_pending requests, oldest at pending_head */
+    int pending_head, pending_count;
+    int insert_blocked; /* inserts are currently held back by the rate limiter */
+    size_t max_episode_bytes;
+    int stopping, final_rc;
+    uint64_t log_inserted, log_sampled; /* counters at the previous stats line */
+    uint64_t log_time_ns;
+};
+
+void replay_server_config_defaults(replay_server_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->shard.capacity = 1000000;
+    cfg->shard.min_size = 1000;
+    cfg->shard.samples_per_insert = 256;
+    cfg->shard.tolerance = 0; /* replaced by the caller's default */
+    cfg->shard.future_p = 0.8f;
+    cfg->shard.max_batch = 4096;
+    cfg->checkpoint_every_s = 300;
+    cfg->stats_every_s = 10;
+    cfg->max_pending = 256;
+    cfg->insert_hwm = 64;
+}
+
+replay_shard_t *replay_server_shard(replay_server_t *s) {
+    return s->shard;
+}
+
+static int readable(void *sock) {
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0) return 0;
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+/* Logs a rejection when its count reaches 1, 10, 100, ...: a flood cannot drown the log. */
+static void note_reject(replay_server_t *s, wire_reject_t reason, const char *what,
+                        const char *msg) {
+    replay_shard_count_reject(s->shard, reason);
+    uint64_t n = s->shard->counters.rejected[reason];
+    uint64_t p = 1;
+    while (p < n && p <= UINT64_MAX / 10) p *= 10;
+    if (n == p)
+        log_warn("rejected %s (%s, %llu so far): %s", what, wire_reject_name(reason),
+                 (unsigned long long)n, msg);
+}
+
+/* ---- inserts ---- */
+
+static void handle_episode(replay_server_t *s, wire_msg_t *m) {
+    char tag[WIRE_TAG_MAX], err[256];
+    if (m->n_parts != 2 || m->dropped_parts || strcmp(wire_msg_tag(m, 0, tag), WIRE_TAG_EPISODE)) {
+        note_reject(s, WIRE_REJECT_FRAMES, "insert", "expected [episode][Episode]");
+        return;
+    }
+    size_t len = wire_msg_size(m, 1);
+    if (len > s->max_episode_bytes) {
+        snprintf(err, sizeof err, "%zu bytes, the largest episode of this env is %zu", len,
+                 s->max_episode_bytes);
+        note_reject(s, WIRE_REJECT_OVERSIZED, "episode", err);
+        return;
+    }
+    wire_reject_t reason;
+    Odac__Episode *ep =
+        wire_decode_episode(wire_msg_data(m, 1), len, &s->cfg.shard.dims, &reason, err, sizeof err);
+    if (!ep) {
+        note_reject(s, reason, "episode", err);
+        return;
+    }
+    if (replay_shard_insert(s->shard, ep, err, sizeof err) != 0)
+        log_warn("rejected episode: %s", err);
+    odac__episode__free_unpacked(ep, NULL);
+}
+
+/* Reads one episode if the limiter allows; 1 when a message was consumed. */
+static int pump_insert(replay_server_t *s) {
+    if (!readable(s->insert_sock)) return 0;
+    if (!replay_shard_can_insert(s->shard)) {
+        if (!s->insert_blocked) s->shard->counters.insert_waits++;
+        s->insert_blocked = 1;
+        return 0;
+    }
+    s->insert_blocked = 0;
+    wire_msg_t m;
+    if (wire_recv(s->insert_sock, &m, 0) != 1) return 0;
+    handle_episode(s, &m);
+    wire_msg_close(&m);
+    return 1;
+}
+
+/* ---- requests ---- */
+
+static void send_stats(replay_server_t *s, zmq_msg_t *identity) {
+    Odac__ShardStats st;
+    replay_shard_stats(s->shard, &st);
+    if (wire_send(s->sample_sock, identity, WIRE_TAG_SHARD_STATS, &st.base, ZMQ_DONTWAIT) != 0)
+        log_warn("stats reply not sent: %s", zmq_strerror(errno));
+}
+
+static void send_batch(replay_server_t *s, pending_t *p) {
+    char err[256];
+    int B = (int)p->batch_size;
+    if (replay_shard_sample(s->shard, B, err, sizeof err) != 0) {
+        log_error("sample failed: %s", err); /* cannot happen once can_sample said yes */
+        return;
+    }
+    const wire_dims_t *d = &s->cfg.shard.dims;
+    const replay_shard_batch_t *b = &s->shard->batch;
+    Odac__SampleBatch msg;
+    odac__sample_batch__init(&msg);
+    Odac__ShardStats st;
+    replay_shard_stats(s->shard, &st);
+    msg.protocol_version = WIRE_PROTOCOL_VERSION;
+    msg.request_id = p->request_id;
+    msg.batch_size = (uint32_t)B;
+    msg.n_observations = msg.n_next_observations = (size_t)B * d->obs_dim;
+    msg.n_actions = (size_t)B * d->action_dim;
+    msg.n_achieved_goals = msg.n_next_achieved_goals = msg.n_goals = (size_t)B * d->goal_dim;
+    msg.observations = b->obs;
+    msg.next_observations = b->next_obs;
+    msg.actions = b->actions;
+    msg.achieved_goals = b->achieved_goal;
+    msg.next_achieved_goals = b->next_achieved_goal;
+    msg.goals = b->goal;
+    msg.stats = &st;
+    if (wire_send(s->sample_sock, &p->identity, WIRE_TAG_SAMPLE_BATCH, &msg.base, ZMQ_DONTWAIT) !=
+        0)
+        log_warn("batch reply %llu not sent: %s", (unsigned long long)p->request_id,
+                 zmq_strerror(errno));
+}
+
+static int pending_from(replay_server_t *s, zmq_msg_t *identity) {
+    size_t n = zmq_msg_size(identity);
+    for (int i = 0; i < s->pending_count; i++) {
+        pending_t *p = &s->pending[(s->pending_head + i) % s->cfg.max_pending];
+        if (zmq_msg_size(&p->identity) == n &&
+            memcmp(zmq_msg_data(&p->identity), zmq_msg_data(identity), n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void handle_request(replay_server_t *s, wire_msg_t *m) {
+    char tag[WIRE_TAG_MAX], err[256];
+    if (m->n_parts < 2 || m->n_parts > 3 || m->dropped_parts) {
+        note_reject(s, WIRE_REJECT_FRAMES, "request", "expected [tag][payload]");
+        return;
+    }
+    wire_msg_tag(m, 1, tag);
+    if (!strcmp(tag, WIRE_TAG_STATS_REQUEST)) {
+        /* Answered at once unless this client has requests queued (replies keep their order). */
+        if (!pending_from(s, &m->part[0])) {
+            send_stats(s, &m->part[0]);
+            return;
+        }
+        pending_t *p = &s->pending[(s->pending_head + s->pending_count) % s->cfg.max_pending];
+        zmq_msg_init(&p->identity);
+        zmq_msg_move(&p->identity, &m->part[0]);
+        p->kind = REQ_STATS;
+        s->pending_count++;
+        return;
+    }
+    if (strcmp(tag, WIRE_TAG_SAMPLE_REQUEST) || m->n_parts != 3) {
+        note_reject(s, WIRE_REJECT_FRAMES, "request", "unknown tag or missing payload");
+        return;
+    }
+    wire_reject_t reason;
+    Odac__SampleRequest *req = wire_decode_sample_request(wire_msg_data(m, 2), wire_msg_size(m, 2),
+                                                          &reason, err, sizeof err);
+    if (!req) {
+        note_reject(s, reason, "sample request", err);
+        return;
+    }
+    if (req->batch_size > (uint32_t)s->cfg.shard.max_batch) {
+        snprintf(err, sizeof err, "batch size %u exceeds this shard's limit %d", req->batch_size,
+                 s->cfg.shard.max_batch);
+        note_reject(s, WIRE_REJECT_OVERSIZED, "sample request", err);
+        odac__sample_request__free_unpacked(req, NULL);
+        return;
+    }
+    pending_t *p = &s->pending[(s->pending_head + s->pending_count) % s->cfg.max_pending];
+    zmq_msg_init(&p->identity);
+    zmq_msg_move(&p->identity, &m->part[0]);
+    p->kind = REQ_SAMPLE;
+    p->request_id = req->request_id;
+    p->batch_size = req->batch_size;
+    odac__sample_request__free_unpacked(req, NULL);
+    if (s->pending_count > 0 || !replay_shard_can_sample(s->shard, (int)p->batch_size))
+        s->shard->counters.sample_waits++;
+    s->pending_count++;
+}
+
+/* Answers queued requests from the oldest while the limiter allows; returns how many. */
+static int serve_pending(replay_server_t *s) {
+    int served = 0;
+    while (s->pending_count > 0) {
+        pending_t *p = &s->pending[s->pending_head];
+        if (p->kind == REQ_SAMPLE) {
+            if (!replay_shard_can_sample(s->shard, (int)p->batch_size)) break;
+            send_batch(s, p);
+        } else {
+            send_stats(s, &p->identity);
+        }
+        zmq_msg_close(&p->identity);
+        s->pending_head = (s->pending_head + 1) % s->cfg.max_pending;
+        s->pending_count--;
+        served++;
+    }
+    return served;
+}
+
+static int pump_request(replay_server_t *s) {
+    if (s->pending_count >= s->cfg.max_pending || !readable(s->sample_sock)) return 0;
+    wire_msg_t m;
+    if (wire_recv(s->sample_sock, &m, 0) != 1) return 0;
+    handle_request(s, &m);
+    wire_msg_close(&m);
+    return 1;
+}
+
+static void on_idle(uv_idle_t *h);
+
+static void pump(replay_server_t *s) {
+    if (s->stopping) return;
+    int budget = PUMP_BUDGET, progress;
+    do {
+        progress = serve_pending(s);
+        int n = pump_request(s);
+        progress += n;
+        budget -= n;
+        if (n) progress += serve_pending(s);
+        n = pump_insert(s);
+        progress += n;
+        budget -= n;
+    } while (progress && budget > 0);
+    /* Out of budget with work left: continue on the next loop iteration. */
+    if (progress)
+        uv_idle_start(&s->idle, on_idle);
+    else
+        uv_idle_stop(&s->idle);
+}
+
+static void on_idle(uv_idle_t *h) {
+    pump(h->data);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+    (void)status;
+    (void)events;
+    pump(h->data);
+}
+
+/* ---- timers, checkpoints, shutdown ---- */
+
+static uint64_t now_ns(void) {
+    return uv_hrtime();
+}
+
+static void log_stats(replay_server_t *s) {
+    const replay_shard_counters_t *c = &s->shard->counters;
+    uint64_t t = now_ns();
+    double dt = (double)(t - s->log_time_ns) * 1e-9;
+    if (dt <= 0) dt = 1e-9;
+    char rej[256];
+    size_t off = 0;
+    for (int i = 1; i < REPLAY_N_REASONS && off < sizeof rej; i++)
+        off += (size_t)snprintf(rej + off, sizeof rej - off, "%s%s=%llu", i > 1 ? "," : "",
+                                wire_reject_name((wire_reject_t)i),
+                                (unsigned long long)c->rejected[i]);
+    log_info("size %lld transitions in %lld episodes; inserted %llu (%.0f/s), sampled %llu "
+             "(%.0f/s), evicted %llu episodes, rejected {%s}, sample waits %llu, insert waits "
+             "%llu, queued requests %d, limiter excess %.0f",
+             (long long)replay_store_size_transitions(s->shard->store),
+             (long long)replay_store_size_episodes(s->shard->store),
+             (unsigned long long)c->inserted_transitions,
+             (double)(c->inserted_transitions - s->log_inserted) / dt,
+             (unsigned long long)c->sampled_transitions,
+             (double)(c->sampled_transitions - s->log_sampled) / dt,
+             (unsigned long long)replay_store_evicted_episodes(s->shard->store), rej,
+             (unsigned long long)c->sample_waits, (unsigned long long)c->insert_waits,
+             s->pending_count, replay_ratelimit_excess(&s->shard->limiter));
+    s->log_inserted = c->inserted_transitions;
+    s->log_sampled = c->sampled_transitions;
+    s->log_time_ns = t;
+}
+
+static void on_stats_timer(uv_timer_t *h) {
+    log_stats(h->data);
+}
+
+static int checkpoint(replay_server_t *s) {
+    if (!s->cfg.checkpoint_dir[0]) return 0;
+    char err[512];
+    uint64_t t0 = now_ns();
+    if (replay_shard_save(s->shard, s->cfg.checkpoint_dir, err, sizeof err) != 0) {
+        log_error("checkpoint failed: %s", err);
+        return -1;
+    }
+    log_info("checkpoint written: %lld transitions in %lld episodes, %.3f s",
+             (long long)replay_store_size_transitions(s->shard->store),
+             (long long)replay_store_size_episodes(s->shard->store),
+             (double)(now_ns() - t0) * 1e-9);
+    return 0;
+}
+
+static void on_ckpt_timer(uv_timer_t *h) {
+    replay_server_t *s = h->data;
+    checkpoint(s);
+    /* The save may have taken a while: anything that arrived meanwhile is read now. */
+    pump(s);
+}
+
+static void begin_stop(replay_server_t *s, const char *why) {
+    if (s->stopping) return;
+    log_info("stopping (%s)", why);
+    log_stats(s);
+    s->final_rc = checkpoint(s) == 0 ? 0 : -1;
+    s->stopping = 1;
+    uv_stop(&s->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    begin_stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_stop_async(uv_async_t *h) {
+    begin_stop(h->data, "stop requested");
+}
+
+void replay_server_stop(replay_server_t *s) {
+    uv_async_send(&s->stop_async);
+}
+
+/* ---- construction ---- */
+
+static int poll_socket(replay_server_t *s, void *sock, uv_poll_t *h, char *err, size_t errcap) {
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
+        snprintf(err, errcap, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    int rc = uv_poll_init(&s->loop, h, fd);
+    if (rc == 0) {
+        h->data = s; /* marks the handle as needing uv_close */
+        rc = uv_poll_start(h, UV_READABLE, on_poll);
+    }
+    if (rc != 0) {
+        snprintf(err, errcap, "uv_poll: %s", uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int replay_server_endpoint(replay_server_t *s, int sample, char *out, size_t cap) {
+    size_t len = cap;
+    return zmq_getsockopt(sample ? s->sample_sock : s->insert_sock, ZMQ_LAST_ENDPOINT, out, &len);
+}
+
+replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err, size_t errcap) {
+    if (cfg->max_pending < 1) {
+        snprintf(err, errcap, "replay server: max pending requests must be >= 1");
+        return NULL;
+    }
+    replay_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "replay server: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    const wire_dims_t *d = &cfg->shard.dims;
+    /* Packed floats take 4 bytes each; allow 6 per float plus field overhead. */
+    size_t floats = (size_t)(d->horizon + 1) * (d->obs_dim + d->goal_dim) +
+                    (size_t)d->horizon * d->action_dim + d->goal_dim;
+    s->max_episode_bytes = 6 * floats + 4096;
+    s->pending = calloc((size_t)cfg->max_pending, sizeof *s->pending);
+    s->shard = s->pending ? replay_shard_new(&cfg->shard, err, errcap) : NULL;
+    if (!s->shard) {
+        if (!s->pending) snprintf(err, errcap, "replay server: out of memory");
+        goto fail;
+    }
+    if (cfg->checkpoint_dir[0]) {
+        char path[1024], lerr[768];
+        replay_shard_checkpoint_path(s->shard, cfg->checkpoint_dir, path, sizeof path);
+        int rc = replay_shard_load(s->shard, cfg->checkpoint_dir, lerr, sizeof lerr);
+        if (rc == 1) {
+            log_info("restored %s: %lld transitions in %lld episodes, %llu inserted, %llu "
+                     "sampled so far",
+                     path, (long long)replay_store_size_transitions(s->shard->store),
+                     (long long)replay_store_size_episodes(s->shard->store),
+                     (unsigned long long)s->shard->counters.inserted_transitions,
+                     (unsigned long long)s->shard->counters.sampled_transitions);
+        } else if (rc == 0) {
+            log_info("no checkpoint at %s: starting empty", path);
+        } else if (cfg->fresh) {
+            log_warn("%s; starting empty (--fresh)", lerr);
+        } else {
+            snprintf(err, errcap, "%s (start with --fresh to discard it and begin empty)", lerr);
+            goto fail;
+        }
+    }
+    s->zctx = zmq_ctx_new();
+    if (!s->zctx) {
+        snprintf(err, errcap, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    s->insert_sock =
+        wire_socket(s->zctx, ZMQ_PULL, cfg->insert_bind, 1, cfg->insert_hwm, err, errcap);
+    if (!s->insert_sock) goto fail;
+    s->sample_sock = wire_socket(s->zctx, ZMQ_ROUTER, cfg->sample_bind, 1, 0, err, errcap);
+    if (!s->sample_sock) goto fail;
+    int rc = uv_loop_init(&s->loop);
+    if (rc != 0) {
+        snprintf(err, errcap, "uv_loop_init: %s", uv_strerror(rc));
+        goto fail;
+    }
+    s->loop_ready = 1;
+    if (poll_socket(s, s->insert_sock, &s->insert_poll, err, errcap) != 0 ||
+        poll_socket(s, s->sample_sock, &s->sample_poll, err, errcap) != 0)
+        goto fail;
+    uv_idle_init(&s->loop, &s->idle);
+    s->idle.data = s;
+    uv_timer_init(&s->loop, &s->stats_timer);
+    s->stats_timer.data = s;
+    uv_timer_init(&s->loop, &s->ckpt_timer);
+    s->ckpt_timer.data = s;
+    uv_async_init(&s->loop, &s->stop_async, on_stop_async);
+    s->stop_async.data = s;
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigterm.data = s;
+    uv_signal_init(&s->loop, &s->sigint);
+    s->sigint.data = s;
+    s->handles_ready = 1;
+    if (cfg->stats_every_s > 0) {
+        uint64_t ms = (uint64_t)(cfg->stats_every_s * 1000);
+        uv_timer_start(&s->stats_timer, on_stats_timer, ms ? ms : 1, ms ? ms : 1);
+    }
+    if (cfg->checkpoint_dir[0] && cfg->checkpoint_every_s > 0) {
+        uint64_t ms = (uint64_t)(cfg->checkpoint_every_s * 1000);
+        uv_timer_start(&s->ckpt_timer, on_ckpt_timer, ms ? ms : 1, ms ? ms : 1);
+    }
+    if (cfg->handle_signals) {
+        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&s->sigint, on_signal, SIGINT);
+    }
+    s->log_inserted = s->shard->counters.inserted_transitions;
+    s->log_sampled = s->shard->counters.sampled_transitions;
+    s->log_time_ns = now_ns();
+    return s;
+fail:
+    replay_server_free(s);
+    return NULL;
+}
+
+int replay_server_run(replay_server_t *s) {
+    char ins[256] = "", smp[256] = "";
+    replay_server_endpoint(s, 0, ins, sizeof ins);
+    replay_server_endpoint(s, 1, smp, sizeof smp);
+    const replay_shard_config_t *c = &s->cfg.shard;
+    log_info("shard %u serving env %s (obs %u goal %u action %u horizon %u): inserts on %s, "
+             "samples on %s; capacity %lld, min size %lld, samples per insert %g, tolerance %g, "
+             "future p %g, env goal p %g",
+             c->shard_id, c->dims.env_name, c->dims.obs_dim, c->dims.goal_dim, c->dims.action_dim,
+             c->dims.horizon, ins, smp, (long long)c->capacity, (long long)c->min_size,
+             c->samples_per_insert, c->tolerance, c->future_p, c->env_goal_p);
+    pump(s); /* anything queued before the loop started */
+    while (!s->stopping) uv_run(&s->loop, UV_RUN_DEFAULT);
+    return s->final_rc;
+}
+
+static void on_close(uv_handle_t *h) {
+    (void)h;
+}
+
+void replay_server_free(replay_server_t *s) {
+    if (!s) return;
+    if (s->handles_ready) {
+        uv_close((uv_handle_t *)&s->insert_poll, on_close);
+        uv_close((uv_handle_t *)&s->sample_poll, on_close);
+        uv_close((uv_handle_t *)&s->idle, on_close);
+        uv_close((uv_handle_t *)&s->stats_timer, on_close);
+        uv_close((uv_handle_t *)&s->ckpt_timer, on_close);
+        uv_close((uv_handle_t *)&s->stop_async, on_close);
+        uv_close((uv_handle_t *)&s->sigterm, on_close);
+        uv_close((uv_handle_t *)&s->sigint, on_close);
+    } else if (s->loop_ready) {
+        if (s->insert_poll.data) uv_close((uv_handle_t *)&s->insert_poll, on_close);
+        if (s->sample_poll.data) uv_close((uv_handle_t *)&s->sample_poll, on_close);
+    }
+    if (s->loop_ready) {
+        uv_run(&s->loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+        uv_loop_close(&s->loop);
+    }
+    for (int i = 0; i < s->pending_count; i++)
+        zmq_msg_close(&s->pending[(s->pending_head + i) % s->cfg.max_pending].identity);
+    free(s->pending);
+    if (s->insert_sock) zmq_close(s->insert_sock);
+    if (s->sample_sock) zmq_close(s->sample_sock);
+    if (s->zctx) zmq_ctx_term(s->zctx);
+    replay_shard_free(s->shard);
+    free(s);
+}
