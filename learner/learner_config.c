@@ -1,0 +1,195 @@
+/* learner_config: the learner's defaults (ODAC.md "Settings used by the authors' experiment
+ * scripts"), the per-env table, variant names and validation with a message naming the bad field.
+ */
+#include "learner_core.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const variant_names[LEARNER_N_VARIANTS] = {
+    "odac", "fixed-model", "fixed-discount", "both-fixed", "her-sparse", "her-distance"};
+
+const char *learner_variant_name(learner_variant_t v) {
+    return (unsigned)v < LEARNER_N_VARIANTS ? variant_names[v] : "unknown";
+}
+
+int learner_variant_parse(const char *name, learner_variant_t *out, char *err, size_t errcap) {
+    for (int v = 0; v < LEARNER_N_VARIANTS; v++) {
+        if (name && strcmp(name, variant_names[v]) == 0) {
+            *out = (learner_variant_t)v;
+            return 0;
+        }
+    }
+    snprintf(err, errcap,
+             "unknown variant '%s' (odac, fixed-model, fixed-discount, both-fixed, her-sparse, "
+             "her-distance)",
+             name ? name : "(null)");
+    return -1;
+}
+
+int learner_variant_learns_model(learner_variant_t v) {
+    return v == LEARNER_ODAC || v == LEARNER_FIXED_DISCOUNT;
+}
+
+int learner_variant_uses_model(learner_variant_t v) {
+    return v == LEARNER_ODAC || v == LEARNER_FIXED_MODEL || v == LEARNER_FIXED_DISCOUNT ||
+           v == LEARNER_BOTH_FIXED;
+}
+
+int learner_variant_dynamic_discount(learner_variant_t v) {
+    return v == LEARNER_ODAC || v == LEARNER_FIXED_MODEL;
+}
+
+static void set_hidden(int *dst, int *n, int a, int b) {
+    dst[0] = a;
+    dst[1] = b;
+    *n = 2;
+}
+
+void learner_config_default(learner_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->variant = LEARNER_ODAC;
+    cfg->batch_size = 256;
+    set_hidden(cfg->policy_hidden, &cfg->n_policy_hidden, 64, 64);
+    set_hidden(cfg->critic_hidden, &cfg->n_critic_hidden, 64, 64);
+    set_hidden(cfg->model_hidden, &cfg->n_model_hidden, 64, 64);
+    cfg->gamma = 0.99f;
+    cfg->tau = 1e-3f;
+    cfg->lr_policy = 1e-3f;
+    cfg->lr_critic = 1e-3f;
+    cfg->lr_alpha = 1e-3f;
+    cfg->lr_model = 1e-2f;
+    cfg->reward_scale_auto = 0;
+    cfg->reward_scale = 1.0f;
+    cfg->reward_scale_k = 1.0f;
+    cfg->reward_scale_momentum = 0.999f;
+    cfg->clamp_discount = 0;
+    cfg->time_kl_sign = -1;
+    cfg->fixed_alpha = 0;
+    cfg->alpha_init = 1.0f;
+    cfg->target_entropy = NAN;
+    cfg->model_state_log_std = 0;
+    cfg->model_log_std_min = -2.0f;
+    cfg->model_log_std_max = 2.0f;
+    cfg->her_eps = 0.5f;
+    cfg->seed = 0;
+}
+
+/* ODAC.md's per-env table of the authors' settings. */
+typedef struct {
+    const char *name;
+    int hidden0, hidden1;
+    int reward_scale_auto;
+    float reward_scale_k;
+    int clamp_discount;
+} env_defaults_t;
+
+static const env_defaults_t env_table[] = {
+    {"box2d", 64, 64, 0, 1.0f, 0},         {"ant", 400, 300, 1, 100.0f, 1},
+    {"sawyer-push", 400, 300, 0, 1.0f, 0}, {"fetch-push", 64, 64, 0, 1.0f, 0},
+    {"window", 64, 64, 0, 1.0f, 0},        {"faucet", 64, 64, 0, 1.0f, 0},
+};
+
+int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *err,
+                           size_t errcap) {
+    learner_config_default(cfg);
+    cfg->obs_dim = spec->obs_dim;
+    cfg->goal_dim = spec->goal_dim;
+    cfg->action_dim = spec->action_dim;
+    if (spec->success_threshold > 0.0f) cfg->her_eps = spec->success_threshold;
+    for (size_t i = 0; i < sizeof env_table / sizeof env_table[0]; i++) {
+        const env_defaults_t *e = &env_table[i];
+        if (strcmp(spec->name, e->name) != 0) continue;
+        set_hidden(cfg->policy_hidden, &cfg->n_policy_hidden, e->hidden0, e->hidden1);
+        set_hidden(cfg->critic_hidden, &cfg->n_critic_hidden, e->hidden0, e->hidden1);
+        cfg->reward_scale_auto = e->reward_scale_auto;
+        cfg->reward_scale_k = e->reward_scale_k;
+        cfg->clamp_discount = e->clamp_discount;
+        return 0;
+    }
+    snprintf(err, errcap,
+             "learner config: no settings for env '%.*s' (box2d, ant, sawyer-push, fetch-push, "
+             "window, faucet)",
+             ENV_NAME_MAX, spec->name);
+    return -1;
+}
+
+static int check_hidden(const char *field, const int *hidden, int n, char *err, size_t errcap) {
+    if (n < 0 || n > LEARNER_MAX_HIDDEN) {
+        snprintf(err, errcap, "learner config: %s: %d hidden layers (0 to %d)", field, n,
+                 LEARNER_MAX_HIDDEN);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (hidden[i] <= 0 || hidden[i] > 65536) {
+            snprintf(err, errcap, "learner config: %s[%d] = %d (1 to 65536)", field, i, hidden[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Fails with "learner config: FIELD = VALUE (WHY)" unless ok. */
+#define REQUIRE(ok, field, fmt, value, why)                                                        \
+    do {                                                                                           \
+        if (!(ok)) {                                                                               \
+            snprintf(err, errcap, "learner config: %s = " fmt " (%s)", field, value, why);         \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+int learner_config_validate(const learner_config_t *cfg, char *err, size_t errcap) {
+    REQUIRE((unsigned)cfg->variant < LEARNER_N_VARIANTS, "variant", "%d", (int)cfg->variant,
+            "unknown variant");
+    REQUIRE(cfg->obs_dim > 0 && cfg->obs_dim <= 65536, "obs_dim", "%d", cfg->obs_dim, "1 to 65536");
+    REQUIRE(cfg->goal_dim > 0 && cfg->goal_dim <= 65536, "goal_dim", "%d", cfg->goal_dim,
+            "1 to 65536");
+    REQUIRE(cfg->action_dim > 0 && cfg->action_dim <= 65536, "action_dim", "%d", cfg->action_dim,
+            "1 to 65536");
+    REQUIRE(cfg->batch_size > 0 && cfg->batch_size <= (1 << 20), "batch_size", "%d",
+            cfg->batch_size, "1 to 1048576");
+    if (check_hidden("policy_hidden", cfg->policy_hidden, cfg->n_policy_hidden, err, errcap) ||
+        check_hidden("critic_hidden", cfg->critic_hidden, cfg->n_critic_hidden, err, errcap) ||
+        check_hidden("model_hidden", cfg->model_hidden, cfg->n_model_hidden, err, errcap))
+        return -1;
+    REQUIRE(cfg->gamma > 0.0f && cfg->gamma < 1.0f, "gamma", "%g", (double)cfg->gamma,
+            "must be in (0, 1)");
+    REQUIRE(cfg->tau > 0.0f && cfg->tau <= 1.0f, "tau", "%g", (double)cfg->tau,
+            "must be in (0, 1]");
+    REQUIRE(cfg->lr_policy > 0.0f && isfinite(cfg->lr_policy), "lr_policy", "%g",
+            (double)cfg->lr_policy, "must be positive");
+    REQUIRE(cfg->lr_critic > 0.0f && isfinite(cfg->lr_critic), "lr_critic", "%g",
+            (double)cfg->lr_critic, "must be positive");
+    REQUIRE(cfg->lr_alpha > 0.0f && isfinite(cfg->lr_alpha), "lr_alpha", "%g",
+            (double)cfg->lr_alpha, "must be positive");
+    REQUIRE(cfg->lr_model > 0.0f && isfinite(cfg->lr_model), "lr_model", "%g",
+            (double)cfg->lr_model, "must be positive");
+    REQUIRE(cfg->reward_scale_auto == 0 || cfg->reward_scale_auto == 1, "reward_scale_auto", "%d",
+            cfg->reward_scale_auto, "0 or 1");
+    REQUIRE(cfg->reward_scale > 0.0f && isfinite(cfg->reward_scale), "reward_scale", "%g",
+            (double)cfg->reward_scale, "must be positive");
+    REQUIRE(cfg->reward_scale_k > 0.0f && isfinite(cfg->reward_scale_k), "reward_scale_k", "%g",
+            (double)cfg->reward_scale_k, "must be positive");
+    REQUIRE(cfg->reward_scale_momentum >= 0.0f && cfg->reward_scale_momentum < 1.0f,
+            "reward_scale_momentum", "%g", (double)cfg->reward_scale_momentum, "must be in [0, 1)");
+    REQUIRE(cfg->clamp_discount == 0 || cfg->clamp_discount == 1, "clamp_discount", "%d",
+            cfg->clamp_discount, "0 or 1");
+    REQUIRE(cfg->time_kl_sign == -1 || cfg->time_kl_sign == 1, "time_kl_sign", "%d",
+            cfg->time_kl_sign, "-1 or +1");
+    REQUIRE(cfg->fixed_alpha == 0 || cfg->fixed_alpha == 1, "fixed_alpha", "%d", cfg->fixed_alpha,
+            "0 or 1");
+    REQUIRE(cfg->alpha_init > 0.0f && isfinite(cfg->alpha_init), "alpha_init", "%g",
+            (double)cfg->alpha_init, "must be positive");
+    REQUIRE(isnan(cfg->target_entropy) || isfinite(cfg->target_entropy), "target_entropy", "%g",
+            (double)cfg->target_entropy, "must be finite, or NAN for -action_dim");
+    REQUIRE(cfg->model_state_log_std == 0 || cfg->model_state_log_std == 1, "model_state_log_std",
+            "%d", cfg->model_state_log_std, "0 or 1");
+    REQUIRE(isfinite(cfg->model_log_std_min), "model_log_std_min", "%g",
+            (double)cfg->model_log_std_min, "must be finite");
+    REQUIRE(isfinite(cfg->model_log_std_max) && cfg->model_log_std_max >= cfg->model_log_std_min,
+            "model_log_std_max", "%g", (double)cfg->model_log_std_max,
+            "must be finite and >= model_log_std_min");
+    REQUIRE(cfg->her_eps > 0.0f && isfinite(cfg->her_eps), "her_eps", "%g", (double)cfg->her_eps,
+            "must be positive");
+    return 0;
+}

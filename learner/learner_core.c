@@ -1,0 +1,607 @@
+/* learner_core: creation of the learner and one ODAC update (ODAC.md "One update").
+ *
+ * The one idea: every loss is computed from the parameters as they were before the update (as the
+ * reference code does: all losses first, then the optimizer steps in the order alpha, policy, Q1,
+ * Q2, model, then Polyak), so learner_compute is a pure function of the state, the batch and the
+ * noise, and learner_update = draw noise + compute + step. Only the needed work is done: the
+ * targets use inference passes (no activations kept, no gradients), the policy's gradient flows
+ * through the critics with input gradients only (no critic parameter gradients), and all buffers
+ * are carved from one block at creation, so an update allocates nothing. */
+#include "learner_internal.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN_BYTES 64
+#define RNG_STREAM_INIT 0x1ea4e401ULL
+#define RNG_STREAM_NOISE 0x1ea4e402ULL
+
+/* ---- one block for every buffer ---- */
+
+typedef struct {
+    char *base; /* NULL while measuring */
+    size_t off;
+} arena_t;
+
+static float *carve(arena_t *a, size_t n) {
+    size_t bytes = ((n ? n : 1) * sizeof(float) + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+    float *p = a->base ? (float *)(a->base + a->off) : NULL;
+    a->off += bytes;
+    return p;
+}
+
+/* Assigns (or, with a->base NULL, measures) every per-row buffer and gradient. */
+static void layout(learner_t *L, arena_t *a) {
+    const learner_config_t *c = &L->cfg;
+    size_t B = (size_t)c->batch_size, O = (size_t)c->obs_dim, G = (size_t)c->goal_dim,
+           A = (size_t)c->action_dim, M = (size_t)L->model_out;
+    L->sg = carve(a, B * (O + G));
+    L->nsg = carve(a, B * (O + G));
+    L->sga = carve(a, B * (O + G + A));
+    L->nsga = carve(a, B * (O + G + A));
+    L->sgpa = carve(a, B * (O + G + A));
+    L->sa = carve(a, B * (O + A));
+    L->noise_policy = carve(a, B * A);
+    L->noise_next = carve(a, B * A);
+    L->head = carve(a, B * 2 * A);
+    L->next_head = carve(a, B * 2 * A);
+    L->pi_action = carve(a, B * A);
+    L->pi_u = carve(a, B * A);
+    L->pi_logp = carve(a, B);
+    L->next_action = carve(a, B * A);
+    L->next_logp = carve(a, B);
+    L->q1_data = carve(a, B);
+    L->q2_data = carve(a, B);
+    L->q1_pi = carve(a, B);
+    L->q2_pi = carve(a, B);
+    L->qbar1 = carve(a, B);
+    L->qbar2 = carve(a, B);
+    L->reward = carve(a, B);
+    L->v_next = carve(a, B);
+    L->discount = carve(a, B);
+    L->target = carve(a, B);
+    L->model_output = carve(a, B * M);
+    L->model_mean = carve(a, B * G);
+    L->model_log_std_rows = carve(a, B * G);
+    L->zeros_goal = carve(a, G);
+    L->log_std_clamped = carve(a, G);
+    L->row_scratch = carve(a, B);
+    L->d_q = carve(a, B);
+    L->d_sgpa1 = carve(a, B * (O + G + A));
+    L->d_sgpa2 = carve(a, B * (O + G + A));
+    L->d_action = carve(a, B * A);
+    L->d_logp = carve(a, B);
+    L->d_head = carve(a, B * 2 * A);
+    L->d_model_mean = carve(a, B * G);
+    L->d_model_output = carve(a, B * M);
+    L->d_log_std_rows = carve(a, B * G);
+    L->g_policy = carve(a, L->policy.n_params);
+    L->g_q1 = carve(a, L->q1.n_params);
+    L->g_q2 = carve(a, L->q2.n_params);
+    L->g_model = carve(a, L->has_model ? L->model.n_params : 0);
+    L->g_log_std = carve(a, G);
+    L->model_log_std = carve(a, G);
+}
+
+static char *arena_block(learner_t *L) {
+    return (char *)L->sg;
+} /* first carved buffer */
+
+/* ---- creation ---- */
+
+learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
+    if (learner_config_validate(cfg, err, errcap)) return NULL;
+    learner_t *L = calloc(1, sizeof *L);
+    if (!L) {
+        snprintf(err, errcap, "learner: out of memory");
+        return NULL;
+    }
+    L->cfg = *cfg;
+    const learner_config_t *c = &L->cfg;
+    int O = c->obs_dim, G = c->goal_dim, A = c->action_dim;
+    L->has_model = learner_variant_learns_model(c->variant);
+    L->model_out = c->model_state_log_std ? 2 * G : G;
+    L->target_entropy = isnan(c->target_entropy) ? -(float)A : c->target_entropy;
+    L->log_alpha = logf(c->alpha_init);
+
+    rng_t init;
+    rng_seed(&init, c->seed, RNG_STREAM_INIT);
+    rng_seed(&L->rng, c->seed, RNG_STREAM_NOISE);
+    int bad = 0;
+    bad |= nn_mlp_init(&L->policy, O + G, c->policy_hidden, c->n_policy_hidden, 2 * A, &init);
+    bad |= nn_mlp_init(&L->q1, O + G + A, c->critic_hidden, c->n_critic_hidden, 1, &init);
+    bad |= nn_mlp_init(&L->q2, O + G + A, c->critic_hidden, c->n_critic_hidden, 1, &init);
+    bad |= nn_mlp_init(&L->q1_target, O + G + A, c->critic_hidden, c->n_critic_hidden, 1, &init);
+    bad |= nn_mlp_init(&L->q2_target, O + G + A, c->critic_hidden, c->n_critic_hidden, 1, &init);
+    if (L->has_model)
+        bad |=
+            nn_mlp_init(&L->model, O + A, c->model_hidden, c->n_model_hidden, L->model_out, &init);
+    if (bad) goto oom;
+    memcpy(L->q1_target.params, L->q1.params, L->q1.n_params * sizeof(float));
+    memcpy(L->q2_target.params, L->q2.params, L->q2.n_params * sizeof(float));
+
+    bad |= nn_adam_init(&L->adam_policy, L->policy.n_params, c->lr_policy);
+    bad |= nn_adam_init(&L->adam_q1, L->q1.n_params, c->lr_critic);
+    bad |= nn_adam_init(&L->adam_q2, L->q2.n_params, c->lr_critic);
+    bad |= nn_adam_init(&L->adam_alpha, 1, c->lr_alpha);
+    if (L->has_model) {
+        bad |= nn_adam_init(&L->adam_model, L->model.n_params, c->lr_model);
+        bad |= nn_adam_init(&L->adam_log_std, (size_t)G, c->lr_model);
+    }
+    int B = c->batch_size;
+    bad |= nn_mlp_work_init(&L->w_policy, &L->policy, B);
+    bad |= nn_mlp_work_init(&L->w_infer_policy, &L->policy, B);
+    bad |= nn_mlp_work_init(&L->w_q1, &L->q1, B);
+    bad |= nn_mlp_work_init(&L->w_q2, &L->q2, B);
+    bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
+    if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
+    if (bad) goto oom;
+
+    arena_t a = {NULL, 0};
+    layout(L, &a);
+    void *block = NULL;
+    if (posix_memalign(&block, ALIGN_BYTES, a.off) != 0) goto oom;
+    memset(block, 0, a.off);
+    a.base = block;
+    a.off = 0;
+    layout(L, &a);
+    /* model_log_std starts at 0 (sigma = 1), zeros_goal stays 0. */
+    learner_stats_reset(&L->stats);
+    return L;
+oom:
+    snprintf(err, errcap, "learner: out of memory creating networks (%s)",
+             learner_variant_name(c->variant));
+    learner_free(L);
+    return NULL;
+}
+
+void learner_free(learner_t *L) {
+    if (!L) return;
+    free(arena_block(L));
+    nn_mlp_t *nets[] = {&L->policy, &L->q1, &L->q2, &L->q1_target, &L->q2_target, &L->model};
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) nn_mlp_free(nets[i]);
+    nn_adam_t *adams[] = {&L->adam_policy, &L->adam_q1,      &L->adam_q2,
+                          &L->adam_model,  &L->adam_log_std, &L->adam_alpha};
+    for (size_t i = 0; i < sizeof adams / sizeof adams[0]; i++) nn_adam_free(adams[i]);
+    nn_mlp_work_t *works[] = {&L->w_policy, &L->w_q1,           &L->w_q2,
+                              &L->w_model,  &L->w_infer_policy, &L->w_infer_q};
+    for (size_t i = 0; i < sizeof works / sizeof works[0]; i++) nn_mlp_work_free(works[i]);
+    free(L);
+}
+
+const learner_config_t *learner_config(const learner_t *L) {
+    return &L->cfg;
+}
+long long learner_updates(const learner_t *L) {
+    return L->updates;
+}
+
+/* ---- batch checks and input packing ---- */
+
+static int check_rows(const float *p, size_t n, const char *name, char *err, size_t errcap) {
+    if (!p) {
+        snprintf(err, errcap, "learner: batch %s is NULL", name);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(p[i])) {
+            snprintf(err, errcap, "learner: batch %s[%zu] is not finite", name, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_batch(const learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
+    const learner_config_t *c = &L->cfg;
+    if (!b || b->B < 1 || b->B > c->batch_size) {
+        snprintf(err, errcap, "learner: batch of %d rows (1 to %d)", b ? b->B : 0, c->batch_size);
+        return -1;
+    }
+    size_t B = (size_t)b->B;
+    if (check_rows(b->obs, B * c->obs_dim, "obs", err, errcap) ||
+        check_rows(b->actions, B * c->action_dim, "actions", err, errcap) ||
+        check_rows(b->next_obs, B * c->obs_dim, "next_obs", err, errcap) ||
+        check_rows(b->achieved_goal, B * c->goal_dim, "achieved_goal", err, errcap) ||
+        check_rows(b->next_achieved_goal, B * c->goal_dim, "next_achieved_goal", err, errcap) ||
+        check_rows(b->goals, B * c->goal_dim, "goals", err, errcap))
+        return -1;
+    if (b->done && check_rows(b->done, B, "done", err, errcap)) return -1;
+    return 0;
+}
+
+/* dst row i = a row i ++ b row i (++ c row i when c is non-NULL). */
+static void concat_rows(float *dst, int B, const float *a, int na, const float *b, int nb,
+                        const float *c, int nc) {
+    size_t w = (size_t)na + nb + (c ? nc : 0);
+    for (int i = 0; i < B; i++) {
+        float *d = dst + (size_t)i * w;
+        memcpy(d, a + (size_t)i * na, (size_t)na * sizeof(float));
+        memcpy(d + na, b + (size_t)i * nb, (size_t)nb * sizeof(float));
+        if (c) memcpy(d + na + nb, c + (size_t)i * nc, (size_t)nc * sizeof(float));
+    }
+}
+
+/* Overwrites the action columns of rows (B, O+G+A) with actions (B, A). */
+static void set_action_cols(float *rows, int B, int OG, const float *actions, int A) {
+    for (int i = 0; i < B; i++)
+        memcpy(rows + (size_t)i * (OG + A) + OG, actions + (size_t)i * A,
+               (size_t)A * sizeof(float));
+}
+
+static inline float clampf(float x, float lo, float hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* ---- step 1: rewards (and the outcome model's forward pass and loss) ---- */
+
+/* Fills L->reward (B). For the learned model also runs its forward pass (kept for backward),
+ * model_mean and the clamped log-std, and returns the model loss -mean log p(phi(s') | s, a). */
+static double compute_rewards(learner_t *L, const learner_batch_t *b) {
+    const learner_config_t *c = &L->cfg;
+    int B = b->B, G = c->goal_dim;
+    if (L->has_model) {
+        int M = L->model_out;
+        nn_mlp_forward(&L->model, &L->w_model, L->sa, B, L->model_output);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < G; j++)
+                L->model_mean[(size_t)i * G + j] =
+                    b->achieved_goal[(size_t)i * G + j] + L->model_output[(size_t)i * M + j];
+        const float *log_std;
+        int stride;
+        if (c->model_state_log_std) {
+            for (int i = 0; i < B; i++)
+                for (int j = 0; j < G; j++)
+                    L->model_log_std_rows[(size_t)i * G + j] =
+                        clampf(L->model_output[(size_t)i * M + G + j], c->model_log_std_min,
+                               c->model_log_std_max);
+            log_std = L->model_log_std_rows;
+            stride = G;
+        } else {
+            for (int j = 0; j < G; j++)
+                L->log_std_clamped[j] =
+                    clampf(L->model_log_std[j], c->model_log_std_min, c->model_log_std_max);
+            log_std = L->log_std_clamped;
+            stride = 0;
+        }
+        nn_gaussian_log_density(b->goals, L->model_mean, log_std, stride, B, G, L->reward);
+        nn_gaussian_log_density(b->next_achieved_goal, L->model_mean, log_std, stride, B, G,
+                                L->row_scratch);
+        double nll = 0.0;
+        for (int i = 0; i < B; i++) nll -= L->row_scratch[i];
+        return nll / B;
+    }
+    if (learner_variant_uses_model(c->variant)) { /* fixed N(g; phi(s), I) */
+        nn_gaussian_log_density(b->goals, b->achieved_goal, L->zeros_goal, 0, B, G, L->reward);
+        return 0.0;
+    }
+    for (int i = 0; i < B; i++) { /* HER: distance between phi(s') and g */
+        double d2 = 0.0;
+        for (int j = 0; j < G; j++) {
+            double d =
+                (double)b->next_achieved_goal[(size_t)i * G + j] - b->goals[(size_t)i * G + j];
+            d2 += d * d;
+        }
+        double d = sqrt(d2);
+        L->reward[i] =
+            c->variant == LEARNER_HER_SPARSE ? (d > c->her_eps ? -1.0f : 0.0f) : (float)-d;
+    }
+    return 0.0;
+}
+
+/* Gradient of the model loss into g_model (and g_log_std), from compute_rewards' forward pass. */
+static void model_backward(learner_t *L, const learner_batch_t *b) {
+    const learner_config_t *c = &L->cfg;
+    int B = b->B, G = c->goal_dim, M = L->model_out;
+    for (int i = 0; i < B; i++) L->row_scratch[i] = -1.0f / (float)B; /* d loss / d log p rows */
+    memset(L->g_model, 0, L->model.n_params * sizeof(float));
+    memset(L->g_log_std, 0, (size_t)G * sizeof(float));
+    const float *dout;
+    if (c->model_state_log_std) {
+        memset(L->d_log_std_rows, 0, (size_t)B * G * sizeof(float));
+        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean,
+                                         L->model_log_std_rows, G, L->row_scratch, B, G,
+                                         L->d_model_mean, L->d_log_std_rows);
+        for (int i = 0; i < B; i++) {
+            for (int j = 0; j < G; j++) {
+                float raw = L->model_output[(size_t)i * M + G + j];
+                int inside = raw >= c->model_log_std_min && raw <= c->model_log_std_max;
+                L->d_model_output[(size_t)i * M + j] = L->d_model_mean[(size_t)i * G + j];
+                L->d_model_output[(size_t)i * M + G + j] =
+                    inside ? L->d_log_std_rows[(size_t)i * G + j] : 0.0f;
+            }
+        }
+        dout = L->d_model_output;
+    } else {
+        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean, L->log_std_clamped,
+                                         0, L->row_scratch, B, G, L->d_model_mean, L->g_log_std);
+        for (int j = 0; j < G; j++) {
+            float raw = L->model_log_std[j];
+            if (raw < c->model_log_std_min || raw > c->model_log_std_max) L->g_log_std[j] = 0.0f;
+        }
+        dout = L->d_model_mean; /* mean = phi(s) + f: d f = d mean */
+    }
+    nn_mlp_backward(&L->model, &L->w_model, dout, B, L->g_model, NULL);
+}
+
+/* ---- one update's computation ---- */
+
+int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
+                    const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
+    if (check_batch(L, b, err, errcap)) return -1;
+    if (!noise_policy || !noise_next) {
+        snprintf(err, errcap, "learner: noise buffers are NULL");
+        return -1;
+    }
+    const learner_config_t *c = &L->cfg;
+    const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G;
+    const float alpha = expf(L->log_alpha);
+    learner_losses_t res;
+    memset(&res, 0, sizeof res);
+    L->last_B = B;
+
+    concat_rows(L->sg, B, b->obs, O, b->goals, G, NULL, 0);
+    concat_rows(L->nsg, B, b->next_obs, O, b->goals, G, NULL, 0);
+    concat_rows(L->sga, B, b->obs, O, b->goals, G, b->actions, A);
+    if (L->has_model) concat_rows(L->sa, B, b->obs, O, b->actions, A, NULL, 0);
+
+    /* 1. rewards r = log p(g | s, a) (or the HER reward); the model's forward pass and loss. */
+    res.model_loss = compute_rewards(L, b);
+
+    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g), a' ~ pi(. | s', g): inference
+     * passes only. */
+    nn_mlp_infer(&L->policy, &L->w_infer_policy, L->nsg, B, L->next_head);
+    nn_tanh_gaussian_forward(L->next_head, noise_next, B, A, L->next_action, L->next_logp, NULL);
+    concat_rows(L->nsga, B, L->nsg, OG, L->next_action, A, NULL, 0);
+    nn_mlp_infer(&L->q1_target, &L->w_infer_q, L->nsga, B, L->qbar1);
+    nn_mlp_infer(&L->q2_target, &L->w_infer_q, L->nsga, B, L->qbar2);
+    for (int i = 0; i < B; i++)
+        L->v_next[i] = fminf(L->qbar1[i], L->qbar2[i]) - alpha * L->next_logp[i];
+
+    /* 3. reward scale c (auto: k / EMA of max |r|; the first batch starts the EMA). */
+    double max_abs = 0.0;
+    for (int i = 0; i < B; i++) max_abs = fmax(max_abs, fabs((double)L->reward[i]));
+    double mom = c->reward_scale_momentum;
+    res.reward_ema = L->reward_ema_init ? mom * L->reward_ema + (1.0 - mom) * max_abs : max_abs;
+    res.reward_scale = c->reward_scale_auto ? c->reward_scale_k / fmax(res.reward_ema, 1e-6)
+                                            : (double)c->reward_scale;
+
+    /* 4-5. discounts and targets (no gradient through them). */
+    learner_targets(c, B, L->reward, L->v_next, b->done, (float)res.reward_scale, L->discount,
+                    L->target);
+
+    /* 6a. critic loss sum_i mean (Q_i(s, g, a) - y)^2 and its parameter gradients. */
+    nn_mlp_t *qs[2] = {&L->q1, &L->q2};
+    nn_mlp_work_t *ws[2] = {&L->w_q1, &L->w_q2};
+    float *q_data[2] = {L->q1_data, L->q2_data}, *g_q[2] = {L->g_q1, L->g_q2};
+    for (int k = 0; k < 2; k++) {
+        nn_mlp_forward(qs[k], ws[k], L->sga, B, q_data[k]);
+        double sq = 0.0;
+        for (int i = 0; i < B; i++) {
+            float diff = q_data[k][i] - L->target[i];
+            sq += (double)diff * diff;
+            L->d_q[i] = 2.0f * diff / (float)B;
+        }
+        res.critic_loss += sq / B;
+        memset(g_q[k], 0, qs[k]->n_params * sizeof(float));
+        nn_mlp_backward(qs[k], ws[k], L->d_q, B, g_q[k], NULL);
+    }
+
+    /* 6b. policy loss mean(alpha log pi(a~) - min_i Q_i(s, g, a~)), a~ reparameterised; the
+     * gradient reaches a~ through the critics' input gradients only. */
+    nn_mlp_forward(&L->policy, &L->w_policy, L->sg, B, L->head);
+    nn_tanh_gaussian_forward(L->head, noise_policy, B, A, L->pi_action, L->pi_logp, L->pi_u);
+    memcpy(L->sgpa, L->sga, (size_t)B * (OG + A) * sizeof(float));
+    set_action_cols(L->sgpa, B, OG, L->pi_action, A);
+    nn_mlp_forward(&L->q1, &L->w_q1, L->sgpa, B, L->q1_pi);
+    nn_mlp_forward(&L->q2, &L->w_q2, L->sgpa, B, L->q2_pi);
+    double pl = 0.0, logp_sum = 0.0;
+    int n_q2 = 0;
+    for (int i = 0; i < B; i++) {
+        int use_q2 = L->q2_pi[i] < L->q1_pi[i];
+        n_q2 += use_q2;
+        pl += (double)alpha * L->pi_logp[i] - (use_q2 ? L->q2_pi[i] : L->q1_pi[i]);
+        logp_sum += L->pi_logp[i];
+        L->d_q[i] = use_q2 ? 0.0f : -1.0f / (float)B;         /* d loss / d Q1(a~) */
+        L->row_scratch[i] = use_q2 ? -1.0f / (float)B : 0.0f; /* d loss / d Q2(a~) */
+        L->d_logp[i] = alpha / (float)B;
+    }
+    res.policy_loss = pl / B;
+    memset(L->d_action, 0, (size_t)B * A * sizeof(float));
+    float *d_in[2] = {L->d_sgpa1, L->d_sgpa2};
+    const float *d_out[2] = {L->d_q, L->row_scratch};
+    int rows[2] = {B - n_q2, n_q2};
+    for (int k = 0; k < 2; k++) {
+        if (rows[k] == 0) continue; /* no row takes this critic's value */
+        nn_mlp_backward(qs[k], ws[k], d_out[k], B, NULL, d_in[k]);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < A; j++)
+                L->d_action[(size_t)i * A + j] += d_in[k][(size_t)i * (OG + A) + OG + j];
+    }
+    nn_tanh_gaussian_backward(L->head, noise_policy, L->pi_u, L->d_action, L->d_logp, B, A,
+                              L->d_head);
+    memset(L->g_policy, 0, L->policy.n_params * sizeof(float));
+    nn_mlp_backward(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL);
+
+    /* Alpha loss -mean(log_alpha (log pi + target_entropy)), log pi detached. */
+    double mean_logp = logp_sum / B;
+    res.alpha_loss = -(double)L->log_alpha * (mean_logp + L->target_entropy);
+    L->g_log_alpha = c->fixed_alpha ? 0.0f : (float)-(mean_logp + L->target_entropy);
+
+    /* 6c. outcome model: maximum likelihood of phi(s'). */
+    if (L->has_model) model_backward(L, b);
+
+    if (out) *out = res;
+    return 0;
+}
+
+/* ---- the update ---- */
+
+static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
+    learner_stats_t *s = &L->stats;
+    const learner_config_t *c = &L->cfg;
+    s->updates++;
+    learner_acc_add(&s->critic_loss, res->critic_loss);
+    learner_acc_add(&s->policy_loss, res->policy_loss);
+    learner_acc_add(&s->alpha, exp((double)L->log_alpha));
+    double logp = 0.0;
+    for (int i = 0; i < B; i++) logp += L->pi_logp[i];
+    learner_acc_add(&s->entropy, -logp / B);
+    if (L->has_model) {
+        learner_acc_add(&s->model_nll, res->model_loss);
+        double ls = 0.0;
+        int G = c->goal_dim;
+        if (c->model_state_log_std) {
+            for (size_t i = 0; i < (size_t)B * G; i++) ls += L->model_log_std_rows[i];
+            ls /= (double)B * G;
+        } else {
+            for (int j = 0; j < G; j++) ls += L->log_std_clamped[j];
+            ls /= G;
+        }
+        learner_acc_add(&s->model_log_std, ls);
+    }
+    learner_acc_add(&s->reward_scale, res->reward_scale);
+    for (int i = 0; i < B; i++) {
+        learner_acc_add(&s->reward, L->reward[i]);
+        learner_acc_add(&s->discount, L->discount[i]);
+        learner_acc_add(&s->q, L->q1_data[i]);
+        learner_acc_add(&s->q, L->q2_data[i]);
+        learner_acc_add(&s->target, L->target[i]);
+    }
+}
+
+int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
+    const learner_config_t *c = &L->cfg;
+    if (check_batch(L, b, err, errcap)) return -1;
+    int B = b->B, A = c->action_dim;
+    rng_t saved = L->rng;
+    /* Noise for a~ ~ pi(.|s,g), then for a' ~ pi(.|s',g). */
+    rng_normal_fill(&L->rng, L->noise_policy, B * A);
+    rng_normal_fill(&L->rng, L->noise_next, B * A);
+    learner_losses_t res;
+    if (learner_compute(L, b, L->noise_policy, L->noise_next, &res, err, errcap)) {
+        L->rng = saved;
+        return -1;
+    }
+    if (!isfinite(res.critic_loss) || !isfinite(res.policy_loss) || !isfinite(res.alpha_loss) ||
+        !isfinite(res.model_loss) || !isfinite(res.reward_scale)) {
+        L->rng = saved;
+        snprintf(err, errcap,
+                 "learner: non-finite loss at update %lld (critic %g, policy %g, alpha %g, model "
+                 "%g, reward scale %g): step skipped",
+                 L->updates, res.critic_loss, res.policy_loss, res.alpha_loss, res.model_loss,
+                 res.reward_scale);
+        return -1;
+    }
+    L->reward_ema = res.reward_ema;
+    L->reward_ema_init = 1;
+    record_stats(L, &res, B); /* alpha as used by this update's losses */
+
+    /* Reference-code order: alpha, policy, Q1, Q2, model, then Polyak. */
+    if (!c->fixed_alpha) nn_adam_step(&L->adam_alpha, &L->log_alpha, &L->g_log_alpha);
+    nn_adam_step(&L->adam_policy, L->policy.params, L->g_policy);
+    nn_adam_step(&L->adam_q1, L->q1.params, L->g_q1);
+    nn_adam_step(&L->adam_q2, L->q2.params, L->g_q2);
+    if (L->has_model) {
+        nn_adam_step(&L->adam_model, L->model.params, L->g_model);
+        if (!c->model_state_log_std) nn_adam_step(&L->adam_log_std, L->model_log_std, L->g_log_std);
+    }
+    nn_polyak(L->q1_target.params, L->q1.params, L->q1.n_params, c->tau);
+    nn_polyak(L->q2_target.params, L->q2.params, L->q2.n_params, c->tau);
+    L->updates++;
+    return 0;
+}
+
+/* ---- accessors ---- */
+
+const float *learner_policy_params(const learner_t *L, size_t *n_params) {
+    if (n_params) *n_params = L->policy.n_params;
+    return L->policy.params;
+}
+
+int learner_policy_layers(const learner_t *L, int *sizes) {
+    for (int l = 0; l <= L->policy.n_layers; l++) sizes[l] = L->policy.sizes[l];
+    return L->policy.n_layers;
+}
+
+nn_mlp_t *learner_net(learner_t *L, learner_net_id_t id) {
+    switch (id) {
+    case LEARNER_NET_POLICY:
+        return &L->policy;
+    case LEARNER_NET_Q1:
+        return &L->q1;
+    case LEARNER_NET_Q2:
+        return &L->q2;
+    case LEARNER_NET_Q1_TARGET:
+        return &L->q1_target;
+    case LEARNER_NET_Q2_TARGET:
+        return &L->q2_target;
+    case LEARNER_NET_MODEL:
+        return L->has_model ? &L->model : NULL;
+    default:
+        return NULL;
+    }
+}
+
+const float *learner_grad(const learner_t *L, learner_net_id_t id) {
+    switch (id) {
+    case LEARNER_NET_POLICY:
+        return L->g_policy;
+    case LEARNER_NET_Q1:
+        return L->g_q1;
+    case LEARNER_NET_Q2:
+        return L->g_q2;
+    case LEARNER_NET_MODEL:
+        return L->has_model ? L->g_model : NULL;
+    default:
+        return NULL;
+    }
+}
+
+float *learner_model_log_std(learner_t *L) {
+    return L->has_model && !L->cfg.model_state_log_std ? L->model_log_std : NULL;
+}
+
+const float *learner_model_log_std_grad(const learner_t *L) {
+    return L->has_model && !L->cfg.model_state_log_std ? L->g_log_std : NULL;
+}
+
+float learner_log_alpha(const learner_t *L) {
+    return L->log_alpha;
+}
+void learner_set_log_alpha(learner_t *L, float log_alpha) {
+    L->log_alpha = log_alpha;
+}
+float learner_log_alpha_grad(const learner_t *L) {
+    return L->g_log_alpha;
+}
+
+void learner_last_rows(const learner_t *L, learner_rows_t *out) {
+    out->reward = L->reward;
+    out->v_next = L->v_next;
+    out->discount = L->discount;
+    out->target = L->target;
+}
+
+/* 2 B in out of the first linear layer of m (the input-gradient product a backward skips when
+ * din is not wanted). */
+static double first_layer_flops(const nn_mlp_t *m, int B) {
+    return 2.0 * B * m->sizes[0] * m->sizes[1];
+}
+
+double learner_update_flops(const learner_t *L, int B) {
+    double fp = nn_mlp_flops_forward(&L->policy, B), fq = nn_mlp_flops_forward(&L->q1, B);
+    /* policy: inference on s', forward on s, backward with parameter gradients (no din). */
+    double f = 2.0 * fp + fp + (fp - first_layer_flops(&L->policy, B));
+    /* critics: 2 target inferences; 2 forwards + parameter backward (no din) for the critic loss;
+     * 2 forwards + input-only backward for the policy loss. */
+    f += 2.0 * fq;
+    f += 2.0 * (fq + fq + (fq - first_layer_flops(&L->q1, B)));
+    f += 2.0 * (fq + fq);
+    if (L->has_model) {
+        double fm = nn_mlp_flops_forward(&L->model, B);
+        f += fm + fm + (fm - first_layer_flops(&L->model, B));
+    }
+    return f;
+}
