@@ -1,0 +1,113 @@
+/* odac-actor: parses flags (and ODAC_* env vars) into an actor_config_t, runs the actor loop
+ * until the learner finishes the run or SIGTERM/SIGINT arrives, and exits 0 then (1 on bad
+ * flags or an internal error). */
+#include "actor.h"
+#include "flags.h"
+#include "log.h"
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+int main(int argc, char **argv) {
+    static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
+                weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
+                goal_mode[FLAGS_STR_MAX] = "fixed";
+    long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 10, eval_episodes = 10,
+              seed = 0, send_queue = 4, stats_interval_ms = 1000;
+    const flag_t table[] = {
+        {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
+        {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},
+        {"num-envs", FLAG_INT, &num_envs, 1, 65536, "envs stepped together, one policy batch"},
+        {"shards", FLAG_STRING, shards, 0, 0,
+         "replay insert endpoints, comma-separated (tcp://host:5560,...)"},
+        {"weights", FLAG_STRING, weights, 0, 0, "learner weights endpoint (tcp://host:5555)"},
+        {"stats", FLAG_STRING, stats, 0, 0, "learner stats endpoint (tcp://host:5556)"},
+        {"random-steps", FLAG_INT, &random_steps, 0, 9e18,
+         "uniformly random actions for the first K env steps"},
+        {"eval-every", FLAG_INT, &eval_every, 0, 9e18,
+         "training episodes between deterministic evaluations (0: never)"},
+        {"eval-episodes", FLAG_INT, &eval_episodes, 1, 1000000, "episodes per evaluation"},
+        {"seed", FLAG_INT, &seed, 0, 9e18, "run seed (env and exploration streams use it + id)"},
+        {"goal-mode", FLAG_STRING, goal_mode, 0, 0, "fixed (the paper's goals) or random"},
+        {"send-queue", FLAG_INT, &send_queue, 1, 4096,
+         "finished episodes kept per shard while it cannot take them"},
+        {"stats-interval-ms", FLAG_INT, &stats_interval_ms, 0, 3600000,
+         "period of the stats sent to the learner"},
+    };
+    const int n_flags = (int)(sizeof table / sizeof table[0]);
+    char err[1024];
+    int rc = flags_parse(table, n_flags, argc, argv,
+                         "odac-actor --env NAME --shards EP[,EP...] "
+                         "--weights EP --stats EP [options]",
+                         NULL, NULL, err, sizeof err);
+    if (rc == 1) return 0;
+    if (rc != 0) {
+        fprintf(stderr, "odac-actor: %s\n", err);
+        return 2;
+    }
+
+    actor_config_t cfg;
+    actor_config_default(&cfg);
+    if (strlen(env_name) >= sizeof cfg.env_name) {
+        fprintf(stderr, "odac-actor: --env: name too long\n");
+        return 2;
+    }
+    snprintf(cfg.env_name, sizeof cfg.env_name, "%s", env_name);
+    cfg.actor_id = (uint32_t)actor_id;
+    cfg.num_envs = (int)num_envs;
+    snprintf(cfg.shards, sizeof cfg.shards, "%s", shards);
+    snprintf(cfg.weights, sizeof cfg.weights, "%s", weights);
+    snprintf(cfg.stats, sizeof cfg.stats, "%s", stats);
+    cfg.random_steps = random_steps;
+    cfg.eval_every = eval_every;
+    cfg.eval_episodes = (int)eval_episodes;
+    cfg.seed = (uint64_t)seed;
+    cfg.send_queue = (int)send_queue;
+    cfg.stats_interval_ms = (int)stats_interval_ms;
+    if (strcmp(goal_mode, "fixed") == 0) {
+        cfg.goal_mode = ENV_GOAL_FIXED;
+    } else if (strcmp(goal_mode, "random") == 0) {
+        cfg.goal_mode = ENV_GOAL_RANDOM;
+    } else {
+        fprintf(stderr, "odac-actor: --goal-mode must be fixed or random (got '%s')\n", goal_mode);
+        return 2;
+    }
+
+    char component[32];
+    snprintf(component, sizeof component, "actor-%u", cfg.actor_id);
+    log_set_component(component);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    actor_t *a = actor_new(&cfg, NULL, err, sizeof err);
+    if (!a) {
+        fprintf(stderr, "odac-actor: %s\n", err);
+        return 2;
+    }
+    log_info("%s x%d, %d shard(s), weights %s, stats %s, seed %llu", cfg.env_name, cfg.num_envs,
+             actor_num_shards(a), cfg.weights, cfg.stats, (unsigned long long)cfg.seed);
+    rc = actor_run(a, &g_stop, err, sizeof err);
+    actor_counters_t c;
+    actor_get_counters(a, &c);
+    if (rc != 0)
+        log_error("%s", err);
+    else
+        log_info("stopping%s: env steps %llu, episodes %llu, sent %llu, dropped %llu, policy %llu",
+                 c.finished ? " (run finished)" : "", (unsigned long long)c.env_steps,
+                 (unsigned long long)c.episodes, (unsigned long long)c.episodes_sent,
+                 (unsigned long long)c.episodes_dropped, (unsigned long long)c.policy_version);
+    actor_free(a);
+    return rc == 0 ? 0 : 1;
+}
