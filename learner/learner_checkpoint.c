@@ -141,7 +141,7 @@ int learner_save(const learner_t *L, const char *path, char *err, size_t errcap)
     ckpt_writer_t *w =
         ckpt_writer_open(path, LEARNER_CKPT_MAGIC, LEARNER_CKPT_VERSION, why, sizeof why);
     if (!w) {
-        snprintf(err, errcap, "learner checkpoint %s: %s", path, why);
+        snprintf(err, errcap, "learner: checkpoint not written: %s", why);
         return -1;
     }
     ckpt_shape_t shape;
@@ -151,7 +151,7 @@ int learner_save(const learner_t *L, const char *path, char *err, size_t errcap)
     int n = pieces_of((learner_t *)L, pieces); /* only read here */
     for (int i = 0; i < n; i++) ckpt_writer_write(w, pieces[i].data, pieces[i].bytes);
     if (ckpt_writer_commit(&w, why, sizeof why)) {
-        snprintf(err, errcap, "learner checkpoint %s: %s", path, why);
+        snprintf(err, errcap, "learner: checkpoint not written (previous file kept): %s", why);
         return -1;
     }
     return 0;
@@ -162,7 +162,7 @@ int learner_load(learner_t *L, const char *path, char *err, size_t errcap) {
     ckpt_reader_t *r =
         ckpt_reader_open(path, LEARNER_CKPT_MAGIC, LEARNER_CKPT_VERSION, NULL, why, sizeof why);
     if (!r) {
-        snprintf(err, errcap, "learner checkpoint %s refused: %s", path, why);
+        snprintf(err, errcap, "learner: checkpoint refused: %s", why);
         return -1;
     }
     ckpt_shape_t file, mine;

@@ -1,0 +1,214 @@
+/* test_learner_checkpoint: save, continue k updates; load into a fresh learner (other seed),
+ * the same k updates: every parameter bit-identical. Corrupt, truncated, mismatched and missing
+ * checkpoints are refused with a message and leave the learner unchanged; a failed save keeps the
+ * previous good file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "learner_core.h"
+#include "test_learner_ref.h"
+#include "testutil.h"
+
+enum { B = 16, N_BATCHES = 12, K = 6 };
+
+static learner_config_t small_config(learner_variant_t v, uint64_t seed) {
+    learner_config_t c;
+    learner_config_default(&c);
+    c.variant = v;
+    c.obs_dim = 4, c.goal_dim = 2, c.action_dim = 2;
+    c.batch_size = B;
+    c.policy_hidden[0] = 16, c.policy_hidden[1] = 8, c.n_policy_hidden = 2;
+    c.critic_hidden[0] = 12, c.critic_hidden[1] = 8, c.n_critic_hidden = 2;
+    c.model_hidden[0] = 8, c.model_hidden[1] = 8, c.n_model_hidden = 2;
+    c.reward_scale_auto = 1;
+    c.reward_scale_k = 10.0f;
+    c.seed = seed;
+    return c;
+}
+
+static ref_batch_t batches[N_BATCHES];
+
+static void make_batches(const learner_config_t *c) {
+    rng_t rng;
+    rng_seed(&rng, 99, 0);
+    for (int i = 0; i < N_BATCHES; i++) ref_batch_random(&batches[i], c, B, &rng, 1.0f);
+}
+
+static void free_batches(void) {
+    for (int i = 0; i < N_BATCHES; i++) ref_batch_free(&batches[i]);
+}
+
+static void run(learner_t *L, int from, int to) {
+    char err[256];
+    for (int i = from; i < to; i++)
+        CU_ASSERT_EQUAL(learner_update(L, &batches[i].b, err, sizeof err), 0);
+}
+
+/* 1 when every parameter, target, log-std and log-alpha of a and b are bit-identical. */
+static int same_state(learner_t *a, learner_t *b) {
+    for (int k = 0; k < LEARNER_N_NETS; k++) {
+        nn_mlp_t *x = learner_net(a, (learner_net_id_t)k), *y = learner_net(b, (learner_net_id_t)k);
+        if (!x != !y) return 0;
+        if (x && (x->n_params != y->n_params ||
+                  memcmp(x->params, y->params, x->n_params * sizeof(float)) != 0))
+            return 0;
+    }
+    float *la = learner_model_log_std(a), *lb = learner_model_log_std(b);
+    if (la && memcmp(la, lb, (size_t)learner_config(a)->goal_dim * sizeof(float)) != 0) return 0;
+    float x = learner_log_alpha(a), y = learner_log_alpha(b);
+    return memcmp(&x, &y, sizeof x) == 0 && learner_updates(a) == learner_updates(b);
+}
+
+static void roundtrip(learner_variant_t v, int state_log_std) {
+    learner_config_t c = small_config(v, 1);
+    c.model_state_log_std = state_log_std;
+    make_batches(&c);
+    char err[512], path[600];
+    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt"));
+    learner_t *a = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    run(a, 0, N_BATCHES - K);
+    CU_ASSERT_EQUAL_FATAL(learner_save(a, path, err, sizeof err), 0);
+    run(a, N_BATCHES - K, N_BATCHES);
+
+    learner_config_t c2 =
+        small_config(v, 12345); /* other seed: all state must come from the file */
+    c2.model_state_log_std = state_log_std;
+    learner_t *b = learner_new(&c2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_FALSE(same_state(a, b));
+    CU_ASSERT_EQUAL_FATAL(learner_load(b, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(learner_updates(b), N_BATCHES - K);
+    run(b, N_BATCHES - K, N_BATCHES);
+    CU_ASSERT_TRUE(same_state(a, b));
+    /* and one more update each, from the same point, still agrees */
+    run(a, 0, 1);
+    run(b, 0, 1);
+    CU_ASSERT_TRUE(same_state(a, b));
+    learner_free(a);
+    learner_free(b);
+    free_batches();
+}
+
+static void test_roundtrip_odac(void) {
+    roundtrip(LEARNER_ODAC, 0);
+}
+static void test_roundtrip_state_log_std(void) {
+    roundtrip(LEARNER_FIXED_DISCOUNT, 1);
+}
+static void test_roundtrip_her(void) {
+    roundtrip(LEARNER_HER_SPARSE, 0);
+}
+
+static long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Loading path into L must fail with a message containing want; L keeps its parameters. */
+static void expect_refused(learner_t *L, const char *path, const char *want) {
+    size_t n;
+    const float *p = learner_policy_params(L, &n);
+    float *before = malloc(n * sizeof(float));
+    memcpy(before, p, n * sizeof(float));
+    long long updates = learner_updates(L);
+    char err[512] = "";
+    CU_ASSERT_EQUAL(learner_load(L, path, err, sizeof err), -1);
+    printf("\n    refused: %s ", err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    CU_ASSERT_EQUAL(memcmp(before, p, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(learner_updates(L), updates);
+    free(before);
+}
+
+static void test_refusals(void) {
+    learner_config_t c = small_config(LEARNER_ODAC, 1);
+    make_batches(&c);
+    char err[512], path[600], bad[640];
+    const char *dir = test_tmpdir("learner-ckpt-bad");
+    snprintf(path, sizeof path, "%s/good.ckpt", dir);
+    learner_t *a = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    run(a, 0, 3);
+    CU_ASSERT_EQUAL_FATAL(learner_save(a, path, err, sizeof err), 0);
+    long size = file_size(path);
+    CU_ASSERT_FATAL(size > 0);
+    FILE *f = fopen(path, "rb");
+    char *bytes = malloc((size_t)size);
+    CU_ASSERT_EQUAL_FATAL(fread(bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+
+    learner_t *b = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    /* corrupt: one flipped bit in the middle of the parameters */
+    snprintf(bad, sizeof bad, "%s/corrupt.ckpt", dir);
+    bytes[size / 2] ^= 0x10;
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+    bytes[size / 2] ^= 0x10;
+    expect_refused(b, bad, "refused");
+    /* truncated */
+    snprintf(bad, sizeof bad, "%s/truncated.ckpt", dir);
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)size - 100, f);
+    fclose(f);
+    expect_refused(b, bad, "refused");
+    /* missing */
+    snprintf(bad, sizeof bad, "%s/missing.ckpt", dir);
+    expect_refused(b, bad, "refused");
+    /* mismatched shapes and variant */
+    learner_config_t m = small_config(LEARNER_ODAC, 1);
+    m.critic_hidden[1] = 9;
+    learner_t *x = learner_new(&m, err, sizeof err);
+    expect_refused(x, path, "critic_hidden");
+    learner_free(x);
+    m = small_config(LEARNER_FIXED_MODEL, 1);
+    x = learner_new(&m, err, sizeof err);
+    expect_refused(x, path, "variant");
+    learner_free(x);
+    m = small_config(LEARNER_ODAC, 1);
+    m.goal_dim = 3;
+    x = learner_new(&m, err, sizeof err);
+    expect_refused(x, path, "goal_dim");
+    learner_free(x);
+    m = small_config(LEARNER_ODAC, 1);
+    m.model_state_log_std = 1;
+    x = learner_new(&m, err, sizeof err);
+    expect_refused(x, path, "model_state_log_std");
+    learner_free(x);
+    /* hyperparameters may differ (a resumed run with another learning rate) */
+    m = small_config(LEARNER_ODAC, 1);
+    m.lr_critic = 3e-4f;
+    x = learner_new(&m, err, sizeof err);
+    CU_ASSERT_EQUAL(learner_load(x, path, err, sizeof err), 0);
+    learner_free(x);
+
+    /* A save that fails (its temp file cannot be created) keeps the previous good file. */
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CU_ASSERT_EQUAL_FATAL(mkdir(tmp, 0700), 0);
+    run(a, 3, 4);
+    CU_ASSERT_EQUAL(learner_save(a, path, err, sizeof err), -1);
+    printf("\n    failed save: %s ", err);
+    rmdir(tmp);
+    CU_ASSERT_EQUAL(learner_load(b, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(learner_updates(b), 3);
+    free(bytes);
+    learner_free(a);
+    learner_free(b);
+    free_batches();
+}
+
+int main(void) {
+    const test_case_t cases[] = {
+        {"save, continue, load, continue: bit-identical (odac)", test_roundtrip_odac},
+        {"bit-identical with a state-dependent log-std (fixed-discount)",
+         test_roundtrip_state_log_std},
+        {"bit-identical without a model (her-sparse)", test_roundtrip_her},
+        {"corrupt, truncated, missing, mismatched refused", test_refusals},
+        {NULL, NULL}};
+    return test_run_suite("learner_checkpoint", cases);
+}
