@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char g_models_dir_set[PATH_MAX]; /* env_set_models_dir's value; "" when unset */
+static char g_models_dir_set[PATH_MAX];      /* env_set_models_dir's value; "" when unset */
 static char g_models_dir_exe[PATH_MAX + 64]; /* <dir of this executable>/../share/odac/models */
 static pthread_once_t g_exe_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_load_mutex = PTHREAD_MUTEX_INITIALIZER;
