@@ -238,15 +238,24 @@ static void describe_episode(actor_t *a, int i, uint64_t episode_id, Odac__Episo
 
 void actor_free(actor_t *a) {
     if (!a) return;
+    /* What was handed to a live shard or learner connection (the final stats included) gets a
+     * moment to leave; ZMQ_IMMEDIATE means nothing waits for a peer that is gone. */
+    int linger_ms = 1000;
     for (int s = 0; s < ACTOR_MAX_SHARDS; s++) {
-        if (a->shard[s].sock) zmq_close(a->shard[s].sock);
+        if (a->shard[s].sock) {
+            zmq_setsockopt(a->shard[s].sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+            zmq_close(a->shard[s].sock);
+        }
         if (a->shard[s].slot) {
             for (int q = 0; q < a->cfg.send_queue; q++) free(a->shard[s].slot[q].bytes);
             free(a->shard[s].slot);
         }
     }
     if (a->weights_sock) zmq_close(a->weights_sock);
-    if (a->stats_sock) zmq_close(a->stats_sock);
+    if (a->stats_sock) {
+        zmq_setsockopt(a->stats_sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+        zmq_close(a->stats_sock);
+    }
     if (a->own_ctx && a->ctx) zmq_ctx_term(a->ctx);
     if (a->stashed) odac__policy_weights__free_unpacked(a->stashed, NULL);
     env_batch_free(a->envs);
@@ -503,51 +512,57 @@ static void poll_weights(actor_t *a) {
 
 /* ---- episodes to shards ---- */
 
-/* Sends queued episodes of every shard until a socket would block. */
-static void flush_shards(actor_t *a) {
-    for (int s = 0; s < a->n_shards; s++) {
-        shard_link_t *link = &a->shard[s];
-        while (link->count > 0) {
-            queued_episode_t *e = &link->slot[link->head];
-            if (zmq_send(link->sock, WIRE_TAG_EPISODE, strlen(WIRE_TAG_EPISODE),
-                         ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-                break; /* EAGAIN: the shard holds back or is gone; retry next step */
-            /* Once the first part is queued the second cannot block (atomic multipart). */
-            zmq_send(link->sock, e->bytes, e->len, ZMQ_DONTWAIT);
-            link->head = (link->head + 1) % a->cfg.send_queue;
-            link->count--;
-            a->c.episodes_sent++;
-            a->c.sent_per_shard[s]++;
-        }
+/* Sends the shard's queued episodes, oldest first, until its socket would block. */
+static void flush_shard(actor_t *a, int s) {
+    shard_link_t *link = &a->shard[s];
+    while (link->count > 0) {
+        queued_episode_t *e = &link->slot[link->head];
+        if (zmq_send(link->sock, WIRE_TAG_EPISODE, strlen(WIRE_TAG_EPISODE),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return; /* EAGAIN: the shard holds back or is gone; retry next step */
+        /* Once the first part is queued the second cannot block (atomic multipart). */
+        zmq_send(link->sock, e->bytes, e->len, ZMQ_DONTWAIT);
+        link->head = (link->head + 1) % a->cfg.send_queue;
+        link->count--;
+        a->c.episodes_sent++;
+        a->c.sent_per_shard[s]++;
     }
 }
 
-/* Packs training episode i of the finished round into a queue slot: the next shard in
- * round-robin order, else the first with room after it, else (all full) the round-robin
- * shard after dropping its oldest queued episode. */
+static void flush_shards(actor_t *a) {
+    for (int s = 0; s < a->n_shards; s++) flush_shard(a, s);
+}
+
+/* Queues training episode i of the finished round and tries to send it at once: to the next
+ * shard in round-robin order, else the first after it whose queue has room (after trying to
+ * send what it holds), else (all full) the round-robin shard after dropping its oldest. */
 static void enqueue_episode(actor_t *a, int i) {
     int target = a->next_shard;
     a->next_shard = (a->next_shard + 1) % a->n_shards;
-    shard_link_t *link = NULL;
-    for (int k = 0; k < a->n_shards && !link; k++) {
-        shard_link_t *l = &a->shard[(target + k) % a->n_shards];
-        if (l->count < a->cfg.send_queue) link = l;
+    int chosen = -1;
+    for (int k = 0; k < a->n_shards && chosen < 0; k++) {
+        int s = (target + k) % a->n_shards;
+        if (a->shard[s].count == a->cfg.send_queue) flush_shard(a, s);
+        if (a->shard[s].count < a->cfg.send_queue) chosen = s;
     }
-    if (!link) {
-        link = &a->shard[target];
-        link->head = (link->head + 1) % a->cfg.send_queue;
-        link->count--;
+    if (chosen < 0) {
+        chosen = target;
+        shard_link_t *full = &a->shard[target];
+        full->head = (full->head + 1) % a->cfg.send_queue;
+        full->count--;
         a->c.episodes_dropped++;
         uint64_t k = a->c.episodes_dropped;
         if (k <= 10 || k % 1000 == 0)
             log_warn("every shard's send queue is full: dropped the oldest episode (%llu so far)",
                      (unsigned long long)k);
     }
+    shard_link_t *link = &a->shard[chosen];
     queued_episode_t *e = &link->slot[(link->head + link->count) % a->cfg.send_queue];
     Odac__Episode msg;
     describe_episode(a, i, a->next_episode_id++, &msg);
     e->len = odac__episode__pack(&msg, e->bytes);
     link->count++;
+    flush_shard(a, chosen);
 }
 
 /* ---- stats ---- */

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static char err[1024];
 static const wire_dims_t dims = {"box2d", 2, 2, 2, 100};
@@ -30,6 +34,7 @@ typedef struct {
     int n_got;
     int n_from[2];            /* episodes received per shard, kept or not */
     uint64_t first_ids[2][4]; /* ids of the first 4 episodes each shard received */
+    int reserved_fd[2];       /* the port held for an unbound tcp shard, or -1 */
 } fixture_t;
 
 static int g_fixture_id = 0;
@@ -40,12 +45,21 @@ static void *bind_socket(void *ctx, int type, const char *ep) {
     return s;
 }
 
-/* A loopback tcp endpoint on a port that was free a moment ago (nobody listens on it). */
-static void free_tcp_endpoint(void *ctx, char *out, size_t cap) {
-    void *probe = bind_socket(ctx, ZMQ_PULL, "tcp://127.0.0.1:*");
-    size_t n = cap;
-    CU_ASSERT_EQUAL(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, out, &n), 0);
-    zmq_close(probe);
+/* A loopback tcp endpoint nobody listens on: a plain socket bound to an ephemeral port but never
+ * listening holds the port (connections to it are refused) until *fd is closed, synchronously,
+ * so a later bind on it succeeds. */
+static void reserve_tcp_endpoint(char *out, size_t cap, int *fd) {
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(*fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    CU_ASSERT_FATAL(bind(*fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    socklen_t n = sizeof addr;
+    CU_ASSERT_FATAL(getsockname(*fd, (struct sockaddr *)&addr, &n) == 0);
+    snprintf(out, cap, "tcp://127.0.0.1:%d", (int)ntohs(addr.sin_port));
 }
 
 /* Endpoints unique to this fixture. Shard k is bound on inproc when bind_shard[k]; otherwise it
@@ -56,12 +70,13 @@ static void fixture_open(fixture_t *f, int n_shards, const int *bind_shard) {
     int id = g_fixture_id++;
     f->ctx = zmq_ctx_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(f->ctx);
+    f->reserved_fd[0] = f->reserved_fd[1] = -1;
     for (int k = 0; k < n_shards; k++) {
         if (bind_shard[k]) {
             snprintf(f->shard_ep[k], sizeof f->shard_ep[k], "inproc://shard-%d-%d", id, k);
             f->shard[k] = bind_socket(f->ctx, ZMQ_PULL, f->shard_ep[k]);
         } else {
-            free_tcp_endpoint(f->ctx, f->shard_ep[k], sizeof f->shard_ep[k]);
+            reserve_tcp_endpoint(f->shard_ep[k], sizeof f->shard_ep[k], &f->reserved_fd[k]);
         }
     }
     snprintf(f->pub_ep, sizeof f->pub_ep, "inproc://weights-%d", id);
@@ -72,8 +87,10 @@ static void fixture_open(fixture_t *f, int n_shards, const int *bind_shard) {
 
 static void fixture_close(fixture_t *f) {
     for (int i = 0; i < f->n_got; i++) odac__episode__free_unpacked(f->got[i], NULL);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         if (f->shard[k]) zmq_close(f->shard[k]);
+        if (f->reserved_fd[k] >= 0) close(f->reserved_fd[k]);
+    }
     zmq_close(f->pub);
     zmq_close(f->stats);
     zmq_ctx_term(f->ctx);
@@ -278,6 +295,7 @@ static void test_episodes_recorded_and_spread(void) {
     config_for(&f, 2, &cfg);
     cfg.num_envs = 3;
     cfg.random_steps = 1000000;
+    cfg.send_queue = 1; /* a round's 3 episodes exceed the 2 queue slots: nothing may drop */
     actor_t *a = actor_new(&cfg, f.ctx, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     uint64_t want = 12; /* 4 rounds of 3 */
@@ -626,6 +644,8 @@ static void test_backpressure(void) {
     CU_ASSERT_EQUAL(odd, 10 - 2); /* shard 1's share, less the 2 it still holds */
 
     /* Shard 1 comes up (ZeroMQ reconnects on its own): the episodes it held go first. */
+    close(f.reserved_fd[1]);
+    f.reserved_fd[1] = -1;
     f.shard[1] = bind_socket(f.ctx, ZMQ_PULL, f.shard_ep[1]);
     CU_ASSERT(step_until(a, &f, NULL, 0, shard1_received_two, &f));
     drain_shards(&f);
