@@ -24,11 +24,15 @@ typedef struct {
     size_t off;
 } arena_t;
 
-static float *carve(arena_t *a, size_t n) {
-    size_t bytes = ((n ? n : 1) * sizeof(float) + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
-    float *p = a->base ? (float *)(a->base + a->off) : NULL;
+static void *carve_bytes(arena_t *a, size_t bytes) {
+    bytes = ((bytes ? bytes : 1) + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+    void *p = a->base ? a->base + a->off : NULL;
     a->off += bytes;
     return p;
+}
+
+static float *carve(arena_t *a, size_t n) {
+    return carve_bytes(a, n * sizeof(float));
 }
 
 /* Assigns (or, with a->base NULL, measures) every per-row buffer and gradient. */
@@ -36,25 +40,20 @@ static void layout(learner_t *L, arena_t *a) {
     const learner_config_t *c = &L->cfg;
     size_t B = (size_t)c->batch_size, O = (size_t)c->obs_dim, G = (size_t)c->goal_dim,
            A = (size_t)c->action_dim, M = (size_t)L->model_out;
-    L->sg = carve(a, B * (O + G));
-    L->nsg = carve(a, B * (O + G));
-    L->sga = carve(a, B * (O + G + A));
+    L->sg = carve(a, 2 * B * (O + G));
+    L->sga = carve(a, 2 * B * (O + G + A));
     L->nsga = carve(a, B * (O + G + A));
-    L->sgpa = carve(a, B * (O + G + A));
     L->sa = carve(a, B * (O + A));
     L->noise_policy = carve(a, B * A);
     L->noise_next = carve(a, B * A);
-    L->head = carve(a, B * 2 * A);
-    L->next_head = carve(a, B * 2 * A);
+    L->head = carve(a, 2 * B * 2 * A);
     L->pi_action = carve(a, B * A);
     L->pi_u = carve(a, B * A);
     L->pi_logp = carve(a, B);
     L->next_action = carve(a, B * A);
     L->next_logp = carve(a, B);
-    L->q1_data = carve(a, B);
-    L->q2_data = carve(a, B);
-    L->q1_pi = carve(a, B);
-    L->q2_pi = carve(a, B);
+    L->q1_data = carve(a, 2 * B);
+    L->q2_data = carve(a, 2 * B);
     L->qbar1 = carve(a, B);
     L->qbar2 = carve(a, B);
     L->reward = carve(a, B);
@@ -68,8 +67,8 @@ static void layout(learner_t *L, arena_t *a) {
     L->log_std_clamped = carve(a, G);
     L->row_scratch = carve(a, B);
     L->d_q = carve(a, B);
-    L->d_sgpa1 = carve(a, B * (O + G + A));
-    L->d_sgpa2 = carve(a, B * (O + G + A));
+    L->d_sgpa = carve(a, B * (O + G + A));
+    L->selected = carve_bytes(a, B * sizeof(int));
     L->d_action = carve(a, B * A);
     L->d_logp = carve(a, B);
     L->d_head = carve(a, B * 2 * A);
@@ -130,10 +129,9 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
         bad |= nn_adam_init(&L->adam_log_std, (size_t)G, c->lr_model);
     }
     int B = c->batch_size;
-    bad |= nn_mlp_work_init(&L->w_policy, &L->policy, B);
-    bad |= nn_mlp_work_init(&L->w_infer_policy, &L->policy, B);
-    bad |= nn_mlp_work_init(&L->w_q1, &L->q1, B);
-    bad |= nn_mlp_work_init(&L->w_q2, &L->q2, B);
+    bad |= nn_mlp_work_init(&L->w_policy, &L->policy, 2 * B);
+    bad |= nn_mlp_work_init(&L->w_q1, &L->q1, 2 * B);
+    bad |= nn_mlp_work_init(&L->w_q2, &L->q2, 2 * B);
     bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
     if (bad) goto oom;
@@ -164,8 +162,7 @@ void learner_free(learner_t *L) {
     nn_adam_t *adams[] = {&L->adam_policy, &L->adam_q1,      &L->adam_q2,
                           &L->adam_model,  &L->adam_log_std, &L->adam_alpha};
     for (size_t i = 0; i < sizeof adams / sizeof adams[0]; i++) nn_adam_free(adams[i]);
-    nn_mlp_work_t *works[] = {&L->w_policy, &L->w_q1,           &L->w_q2,
-                              &L->w_model,  &L->w_infer_policy, &L->w_infer_q};
+    nn_mlp_work_t *works[] = {&L->w_policy, &L->w_q1, &L->w_q2, &L->w_model, &L->w_infer_q};
     for (size_t i = 0; i < sizeof works / sizeof works[0]; i++) nn_mlp_work_free(works[i]);
     free(L);
 }
@@ -327,6 +324,26 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
 
 /* ---- one update's computation ---- */
 
+/* Moves the rows listed in rows (n, increasing) of each activation of w, counted from row
+ * `first`, to rows first, first + 1, ... (in place: row k moves to first + k <= its own index). */
+static void compact_rows(const nn_mlp_t *m, nn_mlp_work_t *w, int first, const int *rows, int n) {
+    for (int l = 0; l <= m->n_layers; l++) {
+        size_t width = (size_t)m->sizes[l];
+        float *base = w->act[l] + (size_t)first * width;
+        for (int k = 0; k < n; k++)
+            if (rows[k] != k)
+                memcpy(base + (size_t)k * width, base + (size_t)rows[k] * width,
+                       width * sizeof(float));
+    }
+}
+
+/* A view of w whose activations start at row `first` (for a backward over those rows). */
+static nn_mlp_work_t work_from_row(const nn_mlp_t *m, const nn_mlp_work_t *w, int first) {
+    nn_mlp_work_t v = *w;
+    for (int l = 0; l <= m->n_layers; l++) v.act[l] = w->act[l] + (size_t)first * m->sizes[l];
+    return v;
+}
+
 int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
                     const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
     if (check_batch(L, b, err, errcap)) return -1;
@@ -335,25 +352,35 @@ int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_p
         return -1;
     }
     const learner_config_t *c = &L->cfg;
-    const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G;
+    const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G,
+              OGA = O + G + A;
     const float alpha = expf(L->log_alpha);
     learner_losses_t res;
     memset(&res, 0, sizeof res);
     L->last_B = B;
 
-    concat_rows(L->sg, B, b->obs, O, b->goals, G, NULL, 0);
-    concat_rows(L->nsg, B, b->next_obs, O, b->goals, G, NULL, 0);
-    concat_rows(L->sga, B, b->obs, O, b->goals, G, b->actions, A);
+    /* Inputs. With B < batch_size the two halves of the 2B-row passes must be adjacent, so the
+     * second half starts at row B (not at batch_size). */
+    float *sg = L->sg, *nsg = L->sg + (size_t)B * OG;
+    float *sga = L->sga, *sgpa = L->sga + (size_t)B * OGA;
+    float *head = L->head, *next_head = L->head + (size_t)B * 2 * A;
+    float *q_all[2] = {L->q1_data, L->q2_data};
+    concat_rows(sg, B, b->obs, O, b->goals, G, NULL, 0);
+    concat_rows(nsg, B, b->next_obs, O, b->goals, G, NULL, 0);
+    concat_rows(sga, B, b->obs, O, b->goals, G, b->actions, A);
     if (L->has_model) concat_rows(L->sa, B, b->obs, O, b->actions, A, NULL, 0);
+
+    /* One policy pass over (s, g) and (s', g) rows: a~ ~ pi(.|s,g) (reparameterised, kept for
+     * backward) and a' ~ pi(.|s',g) (for the target; no gradient flows through its rows). */
+    nn_mlp_forward(&L->policy, &L->w_policy, sg, 2 * B, head);
+    nn_tanh_gaussian_forward(head, noise_policy, B, A, L->pi_action, L->pi_logp, L->pi_u);
+    nn_tanh_gaussian_forward(next_head, noise_next, B, A, L->next_action, L->next_logp, NULL);
 
     /* 1. rewards r = log p(g | s, a) (or the HER reward); the model's forward pass and loss. */
     res.model_loss = compute_rewards(L, b);
 
-    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g), a' ~ pi(. | s', g): inference
-     * passes only. */
-    nn_mlp_infer(&L->policy, &L->w_infer_policy, L->nsg, B, L->next_head);
-    nn_tanh_gaussian_forward(L->next_head, noise_next, B, A, L->next_action, L->next_logp, NULL);
-    concat_rows(L->nsga, B, L->nsg, OG, L->next_action, A, NULL, 0);
+    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g): inference passes only. */
+    concat_rows(L->nsga, B, nsg, OG, L->next_action, A, NULL, 0);
     nn_mlp_infer(&L->q1_target, &L->w_infer_q, L->nsga, B, L->qbar1);
     nn_mlp_infer(&L->q2_target, &L->w_infer_q, L->nsga, B, L->qbar2);
     for (int i = 0; i < B; i++)
@@ -371,15 +398,18 @@ int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_p
     learner_targets(c, B, L->reward, L->v_next, b->done, (float)res.reward_scale, L->discount,
                     L->target);
 
-    /* 6a. critic loss sum_i mean (Q_i(s, g, a) - y)^2 and its parameter gradients. */
+    /* 6a. One pass of each critic over (s, g, a) and (s, g, a~) rows; the critic loss
+     * sum_i mean (Q_i(s, g, a) - y)^2 and its parameter gradients from the first B rows. */
+    memcpy(sgpa, sga, (size_t)B * OGA * sizeof(float));
+    set_action_cols(sgpa, B, OG, L->pi_action, A);
     nn_mlp_t *qs[2] = {&L->q1, &L->q2};
     nn_mlp_work_t *ws[2] = {&L->w_q1, &L->w_q2};
-    float *q_data[2] = {L->q1_data, L->q2_data}, *g_q[2] = {L->g_q1, L->g_q2};
+    float *g_q[2] = {L->g_q1, L->g_q2};
     for (int k = 0; k < 2; k++) {
-        nn_mlp_forward(qs[k], ws[k], L->sga, B, q_data[k]);
+        nn_mlp_forward(qs[k], ws[k], sga, 2 * B, q_all[k]);
         double sq = 0.0;
         for (int i = 0; i < B; i++) {
-            float diff = q_data[k][i] - L->target[i];
+            float diff = q_all[k][i] - L->target[i];
             sq += (double)diff * diff;
             L->d_q[i] = 2.0f * diff / (float)B;
         }
@@ -387,42 +417,38 @@ int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_p
         memset(g_q[k], 0, qs[k]->n_params * sizeof(float));
         nn_mlp_backward(qs[k], ws[k], L->d_q, B, g_q[k], NULL);
     }
+    /* Q_i(s, g, a~) sit in rows B.. of each pass's output. */
+    const float *q1_pi = L->q1_data + B, *q2_pi = L->q2_data + B;
 
-    /* 6b. policy loss mean(alpha log pi(a~) - min_i Q_i(s, g, a~)), a~ reparameterised; the
-     * gradient reaches a~ through the critics' input gradients only. */
-    nn_mlp_forward(&L->policy, &L->w_policy, L->sg, B, L->head);
-    nn_tanh_gaussian_forward(L->head, noise_policy, B, A, L->pi_action, L->pi_logp, L->pi_u);
-    memcpy(L->sgpa, L->sga, (size_t)B * (OG + A) * sizeof(float));
-    set_action_cols(L->sgpa, B, OG, L->pi_action, A);
-    nn_mlp_forward(&L->q1, &L->w_q1, L->sgpa, B, L->q1_pi);
-    nn_mlp_forward(&L->q2, &L->w_q2, L->sgpa, B, L->q2_pi);
+    /* 6b. policy loss mean(alpha log pi(a~) - min_i Q_i(s, g, a~)). The gradient reaches a~
+     * through input gradients only, and each row only through the critic that gives its min: the
+     * rows of each critic are compacted and sent back through it alone (B rows in all). */
     double pl = 0.0, logp_sum = 0.0;
-    int n_q2 = 0;
     for (int i = 0; i < B; i++) {
-        int use_q2 = L->q2_pi[i] < L->q1_pi[i];
-        n_q2 += use_q2;
-        pl += (double)alpha * L->pi_logp[i] - (use_q2 ? L->q2_pi[i] : L->q1_pi[i]);
+        pl += (double)alpha * L->pi_logp[i] - fminf(q1_pi[i], q2_pi[i]);
         logp_sum += L->pi_logp[i];
-        L->d_q[i] = use_q2 ? 0.0f : -1.0f / (float)B;         /* d loss / d Q1(a~) */
-        L->row_scratch[i] = use_q2 ? -1.0f / (float)B : 0.0f; /* d loss / d Q2(a~) */
         L->d_logp[i] = alpha / (float)B;
     }
     res.policy_loss = pl / B;
     memset(L->d_action, 0, (size_t)B * A * sizeof(float));
-    float *d_in[2] = {L->d_sgpa1, L->d_sgpa2};
-    const float *d_out[2] = {L->d_q, L->row_scratch};
-    int rows[2] = {B - n_q2, n_q2};
     for (int k = 0; k < 2; k++) {
-        if (rows[k] == 0) continue; /* no row takes this critic's value */
-        nn_mlp_backward(qs[k], ws[k], d_out[k], B, NULL, d_in[k]);
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < A; j++)
-                L->d_action[(size_t)i * A + j] += d_in[k][(size_t)i * (OG + A) + OG + j];
+        int n = 0;
+        for (int i = 0; i < B; i++) {
+            int use_q2 = q2_pi[i] < q1_pi[i]; /* ties go to Q1 */
+            if (use_q2 == k) L->selected[n++] = i;
+        }
+        if (n == 0) continue;
+        compact_rows(qs[k], ws[k], B, L->selected, n);
+        nn_mlp_work_t view = work_from_row(qs[k], ws[k], B);
+        for (int r = 0; r < n; r++) L->d_q[r] = -1.0f / (float)B; /* d loss / d Q_k(a~) */
+        nn_mlp_backward(qs[k], &view, L->d_q, n, NULL, L->d_sgpa);
+        for (int r = 0; r < n; r++)
+            memcpy(L->d_action + (size_t)L->selected[r] * A, L->d_sgpa + (size_t)r * OGA + OG,
+                   (size_t)A * sizeof(float));
     }
-    nn_tanh_gaussian_backward(L->head, noise_policy, L->pi_u, L->d_action, L->d_logp, B, A,
-                              L->d_head);
+    nn_tanh_gaussian_backward(head, noise_policy, L->pi_u, L->d_action, L->d_logp, B, A, L->d_head);
     memset(L->g_policy, 0, L->policy.n_params * sizeof(float));
-    nn_mlp_backward(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL);
+    nn_mlp_backward(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL); /* (s, g) rows */
 
     /* Alpha loss -mean(log_alpha (log pi + target_entropy)), log pi detached. */
     double mean_logp = logp_sum / B;
@@ -592,13 +618,15 @@ static double first_layer_flops(const nn_mlp_t *m, int B) {
 
 double learner_update_flops(const learner_t *L, int B) {
     double fp = nn_mlp_flops_forward(&L->policy, B), fq = nn_mlp_flops_forward(&L->q1, B);
-    /* policy: inference on s', forward on s, backward with parameter gradients (no din). */
+    /* policy: forward over (s, g) and (s', g) rows; backward with parameter gradients (no din)
+     * over the (s, g) rows. */
     double f = 2.0 * fp + fp + (fp - first_layer_flops(&L->policy, B));
-    /* critics: 2 target inferences; 2 forwards + parameter backward (no din) for the critic loss;
-     * 2 forwards + input-only backward for the policy loss. */
+    /* critics: 2 target inferences; 2 forwards over 2B rows; 2 parameter backwards (no din) for
+     * the critic loss; input-only backwards over B rows in all for the policy loss. */
     f += 2.0 * fq;
-    f += 2.0 * (fq + fq + (fq - first_layer_flops(&L->q1, B)));
-    f += 2.0 * (fq + fq);
+    f += 2.0 * (2.0 * fq);
+    f += 2.0 * (fq + (fq - first_layer_flops(&L->q1, B)));
+    f += fq;
     if (L->has_model) {
         double fm = nn_mlp_flops_forward(&L->model, B);
         f += fm + fm + (fm - first_layer_flops(&L->model, B));

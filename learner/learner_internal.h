@@ -34,7 +34,8 @@ struct learner {
     float g_log_alpha;
 
     /* Work buffers of the forward passes (activations kept for backward). */
-    nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_policy, w_infer_q;
+    /* w_policy, w_q1, w_q2 hold 2 batch_size rows: one pass serves two row sets (below). */
+    nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_q;
 
     /* Reward normaliser (auto scale): EMA of max |r|, 0 before the first batch. */
     double reward_ema;
@@ -44,15 +45,17 @@ struct learner {
     rng_t rng; /* policy noise */
 
     /* Per-row buffers, all sized for cfg.batch_size rows. */
-    float *sg, *nsg;                   /* (B, O+G): s ++ g, s' ++ g */
-    float *sga, *nsga, *sgpa;          /* (B, O+G+A): s ++ g ++ a, s' ++ g ++ a', s ++ g ++ a~ */
+    /* One policy pass covers 2B rows, (s, g) then (s', g); one pass of each critic covers 2B
+     * rows, (s, g, a) then (s, g, a~): each block holds the first B rows then the second B. */
+    float *sg;                         /* (2B, O+G): s ++ g, then s' ++ g */
+    float *sga;                        /* (2B, O+G+A): s ++ g ++ a, then s ++ g ++ a~ */
+    float *nsga;                       /* (B, O+G+A): s' ++ g ++ a' */
     float *sa;                         /* (B, O+A): s ++ a (model input) */
     float *noise_policy, *noise_next;  /* (B, A) */
-    float *head, *next_head;           /* (B, 2A) policy outputs on (s, g) and (s', g) */
+    float *head;                       /* (2B, 2A) policy outputs on (s, g), then on (s', g) */
     float *pi_action, *pi_u, *pi_logp; /* (B, A), (B, A), (B) a~ */
     float *next_action, *next_logp;    /* (B, A), (B) a' */
-    float *q1_data, *q2_data;          /* (B) Q_i(s, g, a) */
-    float *q1_pi, *q2_pi;              /* (B) Q_i(s, g, a~) */
+    float *q1_data, *q2_data;          /* (2B) Q_i(s, g, a), then Q_i(s, g, a~) */
     float *qbar1, *qbar2;              /* (B) Qbar_i(s', g, a') */
     float *reward, *v_next, *discount, *target; /* (B) */
     float *model_output;                        /* (B, model_out) */
@@ -62,7 +65,8 @@ struct learner {
     float *log_std_clamped;    /* (G) the global log-std after its clamp */
     float *row_scratch;        /* (B) */
     float *d_q;                /* (B) */
-    float *d_sgpa1, *d_sgpa2;  /* (B, O+G+A) input gradients of the critics */
+    float *d_sgpa;             /* (B, O+G+A) input gradients of a critic (its selected rows) */
+    int *selected;             /* (B) rows whose min_i Q_i(a~) is the critic being handled */
     float *d_action, *d_logp;  /* (B, A), (B) */
     float *d_head;             /* (B, 2A) */
     float *d_model_mean;       /* (B, G) */

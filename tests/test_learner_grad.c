@@ -110,11 +110,50 @@ static void test_critic_grad(void) {
     fixture_free(&f);
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Shifts Q2's output bias so that min(Q1, Q2)(s, g, a~) is Q1 on about half the rows and Q2 on
+ * the rest (both paths of the policy gradient are then exercised); checks it with a scalar
+ * forward. */
+static void split_min_critic(fixture_t *f) {
+    const learner_config_t *c = learner_config(f->L);
+    int O = c->obs_dim, G = c->goal_dim, A = c->action_dim;
+    double diff[B], sorted[B];
+    nn_mlp_t *q2 = learner_net(f->L, LEARNER_NET_Q2);
+    for (int pass = 0; pass < 2; pass++) {
+        int n_q2 = 0;
+        for (int i = 0; i < B; i++) {
+            double in[16], head[8], a[4], q1, q2v;
+            for (int j = 0; j < O; j++) in[j] = f->batch.b.obs[i * O + j];
+            for (int j = 0; j < G; j++) in[O + j] = f->batch.b.goals[i * G + j];
+            ref_mlp_net(learner_net(f->L, LEARNER_NET_POLICY), in, head);
+            ref_tanh_gaussian(head, f->noise_pi + i * A, A, a);
+            for (int j = 0; j < A; j++) in[O + G + j] = a[j];
+            ref_mlp_net(learner_net(f->L, LEARNER_NET_Q1), in, &q1);
+            ref_mlp_net(q2, in, &q2v);
+            diff[i] = sorted[i] = q2v - q1;
+            n_q2 += q2v < q1;
+        }
+        if (pass == 1) {
+            CU_ASSERT(n_q2 > 0 && n_q2 < B);
+            break;
+        }
+        qsort(sorted, B, sizeof sorted[0], cmp_double);
+        /* halfway between two middle differences: no row sits on the tie */
+        q2->b[q2->n_layers - 1][0] -= (float)(0.5 * (sorted[B / 2 - 1] + sorted[B / 2]));
+    }
+    (void)diff;
+}
+
 static void test_policy_grad(void) {
     const learner_variant_t variants[] = {LEARNER_ODAC, LEARNER_HER_SPARSE};
     for (int v = 0; v < 2; v++) {
         fixture_t f;
         fixture_init(&f, variants[v], 0);
+        split_min_critic(&f);
         nn_mlp_t *p = learner_net(f.L, LEARNER_NET_POLICY);
         double rel = check_params(&f, LOSS_POLICY, p->params, learner_grad(f.L, LEARNER_NET_POLICY),
                                   p->n_params, H);

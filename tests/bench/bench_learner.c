@@ -1,0 +1,174 @@
+/* bench_learner: ODAC update throughput against raw cblas_sgemm on the same machine and thread
+ * count. Prints one JSON object per line:
+ *   {"bench":"odac_update","shape":"ant","threads":1,"updates_per_s":..,"gflop_per_update":..,
+ *    "sgemm_gflops":..,"roofline_frac":..,"machine":".."}
+ * Shapes: ant (obs 30, goal 15, action 8, policy and critics [400, 300], model [64, 64]) and box2d
+ * (obs 2, goal 2, action 2, [64, 64] everywhere), batch 256, variant odac with each env's settings.
+ * gflop_per_update counts the update's matrix products (learner_update_flops); sgemm_gflops is a
+ * 256x400x300 product; roofline_frac = updates_per_s * gflop_per_update / sgemm_gflops (the
+ * fraction of the raw sgemm rate the whole update sustains). Updates and sgemm are timed in
+ * alternating rounds, each figure its best round, so load from other processes hits both alike.
+ * Threads: 1 and 2 (nn_set_threads); ODAC_THREADS=n runs n only. */
+#include "learner_core.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROUNDS 5
+#define N_BATCHES 8
+#define BATCH 256
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static float *random_floats(rng_t *r, size_t n) {
+    float *x = malloc(n * sizeof(float));
+    if (!x) {
+        fprintf(stderr, "bench_learner: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * rng_uniform(r) - 1.0f;
+    return x;
+}
+
+/* "host / cpu model", with characters JSON would need escaped replaced. */
+static void machine_name(char *out, size_t cap) {
+    char host[128] = "unknown", cpu[256] = "unknown cpu";
+    gethostname(host, sizeof host - 1);
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char *colon = strchr(line, ':');
+                if (colon) {
+                    snprintf(cpu, sizeof cpu, "%s", colon + 1 + (colon[1] == ' '));
+                    cpu[strcspn(cpu, "\n")] = 0;
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    snprintf(out, cap, "%s / %s", host, cpu);
+    for (char *c = out; *c; c++)
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
+}
+
+typedef struct {
+    int M, N, K;
+    float *A, *B, *C;
+} sgemm_t;
+
+/* sgemm calls per second over about seconds. */
+static double sgemm_rate(sgemm_t *s, double seconds) {
+    long calls = 0;
+    double t0 = now(), t;
+    do {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->M, s->N, s->K, 1.0f, s->A, s->K,
+                    s->B, s->N, 0.0f, s->C, s->N);
+        calls++;
+        t = now() - t0;
+    } while (t < seconds);
+    return calls / t;
+}
+
+/* Updates per second over about seconds, cycling through the batches. */
+static double update_rate(learner_t *L, const learner_batch_t *batches, double seconds) {
+    long calls = 0;
+    char err[256];
+    double t0 = now(), t;
+    do {
+        if (learner_update(L, &batches[calls % N_BATCHES], err, sizeof err)) {
+            fprintf(stderr, "bench_learner: %s\n", err);
+            exit(1);
+        }
+        calls++;
+        t = now() - t0;
+    } while (t < seconds);
+    return calls / t;
+}
+
+static void bench_shape(const char *shape, const env_spec_t *spec, int threads, sgemm_t *sg,
+                        const char *machine) {
+    learner_config_t cfg;
+    char err[256];
+    if (learner_config_for_env(&cfg, spec, err, sizeof err)) {
+        fprintf(stderr, "bench_learner: %s\n", err);
+        exit(1);
+    }
+    cfg.batch_size = BATCH;
+    cfg.seed = 7;
+    learner_t *L = learner_new(&cfg, err, sizeof err);
+    if (!L) {
+        fprintf(stderr, "bench_learner: %s\n", err);
+        exit(1);
+    }
+    rng_t r;
+    rng_seed(&r, 99, 0);
+    learner_batch_t batches[N_BATCHES];
+    float *bufs[N_BATCHES];
+    int O = cfg.obs_dim, G = cfg.goal_dim, A = cfg.action_dim;
+    for (int i = 0; i < N_BATCHES; i++) {
+        float *p = bufs[i] = random_floats(&r, (size_t)BATCH * (2 * O + A + 3 * G));
+        learner_batch_t b = {BATCH,
+                             p,
+                             p + BATCH * O,
+                             p + BATCH * (O + A),
+                             p + BATCH * (2 * O + A),
+                             p + BATCH * (2 * O + A + G),
+                             p + BATCH * (2 * O + A + 2 * G),
+                             NULL};
+        batches[i] = b;
+    }
+    nn_set_threads(threads);
+    double update_seconds = cfg.policy_hidden[0] > 100 ? 0.4 : 0.2;
+    update_rate(L, batches, 0.05); /* warm up */
+    sgemm_rate(sg, 0.02);
+    double best_u = 0.0, best_s = 0.0;
+    for (int round = 0; round < ROUNDS; round++) {
+        double u = update_rate(L, batches, update_seconds), s = sgemm_rate(sg, 0.1);
+        if (u > best_u) best_u = u;
+        if (s > best_s) best_s = s;
+    }
+    double gflop = learner_update_flops(L, BATCH) * 1e-9;
+    double sgemm_gflops = 2.0 * sg->M * sg->N * sg->K * best_s * 1e-9;
+    printf("{\"bench\":\"odac_update\",\"shape\":\"%s\",\"threads\":%d,\"updates_per_s\":%.1f,"
+           "\"gflop_per_update\":%.4f,\"sgemm_gflops\":%.2f,\"roofline_frac\":%.3f,"
+           "\"machine\":\"%s\"}\n",
+           shape, threads, best_u, gflop, sgemm_gflops, best_u * gflop / sgemm_gflops, machine);
+    fflush(stdout);
+    for (int i = 0; i < N_BATCHES; i++) free(bufs[i]);
+    learner_free(L);
+}
+
+int main(void) {
+    char machine[400];
+    machine_name(machine, sizeof machine);
+    rng_t r;
+    rng_seed(&r, 12345, 0);
+    sgemm_t sg = {BATCH, 300, 400, NULL, NULL, NULL};
+    sg.A = random_floats(&r, (size_t)sg.M * sg.K);
+    sg.B = random_floats(&r, (size_t)sg.K * sg.N);
+    sg.C = random_floats(&r, (size_t)sg.M * sg.N);
+    /* The shapes of ENVS.md (dims as the env registry gives them). */
+    env_spec_t ant = {
+        .name = "ant", .obs_dim = 30, .goal_dim = 15, .action_dim = 8, .success_threshold = 0.5f};
+    env_spec_t box2d = {
+        .name = "box2d", .obs_dim = 2, .goal_dim = 2, .action_dim = 2, .success_threshold = 0.5f};
+    const char *env = getenv("ODAC_THREADS");
+    int only = env ? atoi(env) : 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        if (only > 0 && threads != only) continue;
+        bench_shape("ant", &ant, threads, &sg, machine);
+        bench_shape("box2d", &box2d, threads, &sg, machine);
+    }
+    free(sg.A), free(sg.B), free(sg.C);
+    return 0;
+}
