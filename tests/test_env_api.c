@@ -1,10 +1,12 @@
 /* test_env_api: the registry in env.c, checked across all six env kinds: specs, errors for
  * unknown names and non-finite actions (env left unchanged), clipping, the horizon flag,
- * determinism, batches equal to envs stepped one by one, and where models are looked up. */
+ * determinism, batches equal to envs stepped one by one, no heap use per step or reset, and
+ * where models are looked up. */
 #include "env.h"
 #include "env_internal.h"
 #include "rng.h"
 #include "testutil.h"
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +285,46 @@ static void test_batch_equals_individual(void) {
     }
 }
 
+/* Stepping and resetting allocate nothing: the heap's in-use bytes (glibc's mallinfo2) are the
+ * same before and after 300 steps with resets, for single envs and a batch. */
+static void test_no_allocation_per_step(void) {
+    for (int e = 0; e < 6; e++) {
+        char err[ERRCAP];
+        env_t *env = env_new(k_names[e], ENV_GOAL_RANDOM, 1, err, sizeof err);
+        env_batch_t *batch = env_batch_new(k_names[e], ENV_GOAL_RANDOM, 2, 1, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(batch);
+        const env_spec_t *spec = env_spec(env);
+        float obs[2 * MAX_DIM], ag[2 * MAX_DIM], dg[2 * MAX_DIM], action[2 * MAX_DIM];
+        env_step_info_t info[2];
+        rng_t rng;
+        rng_seed(&rng, 1, 1);
+        int failures = 0;
+        for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up lazily allocated state */
+            struct mallinfo2 before = mallinfo2();
+            for (int t = 0; t < 300; t++) {
+                if (t % 100 == 0) {
+                    env_reset(env, obs, ag, dg);
+                    for (int i = 0; i < 2; i++)
+                        env_reset(env_batch_get(batch, i), obs + i * spec->obs_dim,
+                                  ag + i * spec->goal_dim, dg + i * spec->goal_dim);
+                }
+                random_action(&rng, action, 2 * spec->action_dim, 1.0f);
+                failures += env_step(env, action, obs, ag, info, err, sizeof err) != 0;
+                failures += env_batch_step(batch, action, obs, ag, info, err, sizeof err) != 0;
+            }
+            struct mallinfo2 after = mallinfo2();
+            if (pass == 1) {
+                CU_ASSERT_EQUAL(after.uordblks, before.uordblks);
+                CU_ASSERT_EQUAL(after.hblkhd, before.hblkhd);
+            }
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+        env_batch_free(batch);
+        env_free(env);
+    }
+}
+
 /* The models directory: env_set_models_dir() over $ODAC_MODELS_DIR; a missing model is an error
  * naming the full path. */
 static void test_models_dir(void) {
@@ -317,6 +359,7 @@ int main(void) {
                                  {"horizon and distance", test_horizon_and_distance},
                                  {"determinism", test_determinism},
                                  {"batch equals individual", test_batch_equals_individual},
+                                 {"no allocation per step", test_no_allocation_per_step},
                                  {"models dir", test_models_dir},
                                  {NULL, NULL}};
     return test_run_suite("env_api", cases);

@@ -48,6 +48,11 @@ void *env_mj_load_model(const char *file, char *err, size_t errcap) {
     mjModel *m = mj_loadXML(path, NULL, mjerr, sizeof mjerr);
     pthread_mutex_unlock(&g_load_mutex);
     if (!m) {
+        /* One line: MuJoCo's message may span several. */
+        for (char *c = mjerr; *c; c++)
+            if (*c == '\n' || *c == '\r') *c = ' ';
+        for (size_t len = strlen(mjerr); len > 0 && mjerr[len - 1] == ' '; len--)
+            mjerr[len - 1] = '\0';
         snprintf(err, errcap, "env: cannot load MuJoCo model %s: %s", path,
                  mjerr[0] ? mjerr : "unknown error");
         return NULL;
