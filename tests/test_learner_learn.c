@@ -111,8 +111,9 @@ static void learn(learner_variant_t variant, int updates) {
     c.variant = variant;
     c.obs_dim = c.goal_dim = c.action_dim = 2;
     c.batch_size = BATCH;
-    c.gamma = 0.9f;
+    c.gamma = 0.9f; /* a shorter horizon than 0.99: values settle within the test's updates */
     c.alpha_init = 0.1f;
+    c.tau = 0.005f; /* targets that follow faster than 1e-3: a few thousand updates suffice */
     c.seed = 1;
     char err[256];
     learner_t *L = learner_new(&c, err, sizeof err);
@@ -141,19 +142,21 @@ static void learn(learner_variant_t variant, int updates) {
            "alpha %.3f, discount %.3f, model log-std %.2f ",
            learner_variant_name(variant), after, updates, secs, before, random, s.alpha.mean,
            s.discount.mean, s.model_log_std.mean);
-    CU_ASSERT(after < 0.4 * random);
-    CU_ASSERT(after < 0.5);
+    /* Seen over seeds 1-6: 0.01-0.08 for both variants, random 1.9-2.4. */
+    CU_ASSERT(after < 0.25 * random);
+    CU_ASSERT(after < 0.3);
     learner_free(L);
 }
 
 static void test_learn_odac(void) {
-    learn(LEARNER_ODAC, 3000);
+    learn(LEARNER_ODAC, 2000);
 }
 static void test_learn_her_distance(void) {
-    learn(LEARNER_HER_DISTANCE, 3000);
+    learn(LEARNER_HER_DISTANCE, 2000);
 }
 
 int main(void) {
+    nn_set_threads(1); /* small products: threads only add overhead (and the machine is shared) */
     const test_case_t cases[] = {
         {"odac reaches goals on a 2-D point", test_learn_odac},
         {"her-distance reaches goals on a 2-D point", test_learn_her_distance},
