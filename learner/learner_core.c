@@ -344,13 +344,9 @@ static nn_mlp_work_t work_from_row(const nn_mlp_t *m, const nn_mlp_work_t *w, in
     return v;
 }
 
-int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
-                    const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
-    if (check_batch(L, b, err, errcap)) return -1;
-    if (!noise_policy || !noise_next) {
-        snprintf(err, errcap, "learner: noise buffers are NULL");
-        return -1;
-    }
+/* learner_compute on a batch already checked. */
+static void compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
+                    const float *noise_next, learner_losses_t *out) {
     const learner_config_t *c = &L->cfg;
     const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G,
               OGA = O + G + A;
@@ -457,7 +453,18 @@ int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_p
 
     /* 6c. outcome model: maximum likelihood of phi(s'). */
     if (L->has_model) model_backward(L, b);
+    *out = res;
+}
 
+int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
+                    const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
+    if (check_batch(L, b, err, errcap)) return -1;
+    if (!noise_policy || !noise_next) {
+        snprintf(err, errcap, "learner: noise buffers are NULL");
+        return -1;
+    }
+    learner_losses_t res;
+    compute(L, b, noise_policy, noise_next, &res);
     if (out) *out = res;
     return 0;
 }
@@ -506,10 +513,7 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     rng_normal_fill(&L->rng, L->noise_policy, B * A);
     rng_normal_fill(&L->rng, L->noise_next, B * A);
     learner_losses_t res;
-    if (learner_compute(L, b, L->noise_policy, L->noise_next, &res, err, errcap)) {
-        L->rng = saved;
-        return -1;
-    }
+    compute(L, b, L->noise_policy, L->noise_next, &res);
     if (!isfinite(res.critic_loss) || !isfinite(res.policy_loss) || !isfinite(res.alpha_loss) ||
         !isfinite(res.model_loss) || !isfinite(res.reward_scale)) {
         L->rng = saved;

@@ -375,6 +375,14 @@ static void test_bad_batch(void) {
     CU_ASSERT_EQUAL(learner_update(L, &b, err, sizeof err), 0);
     CU_ASSERT_EQUAL(learner_updates(L), 1);
     CU_ASSERT(p[3] != before);
+    /* A diverged critic (infinite output): the step is refused, nothing moves. */
+    before = p[3];
+    nn_mlp_t *q1 = learner_net(L, LEARNER_NET_Q1);
+    q1->b[q1->n_layers - 1][0] = INFINITY;
+    CU_ASSERT_EQUAL(learner_update(L, &b, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "non-finite"));
+    CU_ASSERT_EQUAL(learner_updates(L), 1);
+    CU_ASSERT_EQUAL(p[3], before);
     learner_free(L);
 }
 
