@@ -27,10 +27,10 @@ typedef struct {
     size_t len;
 } queued_episode_t;
 
-/* The PUSH socket to one shard and its bounded queue (a ring of send_queue slots). */
+/* The PUSH socket to one shard and its bounded queue (a ring of queue_cap slots). */
 typedef struct {
     void *sock;
-    queued_episode_t *slot; /* [send_queue] */
+    queued_episode_t *slot; /* [queue_cap] */
     int head, count;
 } shard_link_t;
 
@@ -46,6 +46,9 @@ struct actor {
     char endpoint[ACTOR_MAX_SHARDS][ACTOR_ENDPOINT_MAX]; /* the shard sockets' endpoints */
     int n_shards;
     int next_shard; /* round-robin position */
+    int queue_cap;  /* episodes per shard queue: send_queue, at least a round's share */
+    int waiting;    /* 1 while a training round waits for room in the shard queues */
+    struct timespec wait_start;
     size_t packed_cap;
     void *weights_sock, *stats_sock;
 
@@ -102,6 +105,7 @@ void actor_config_default(actor_config_t *cfg) {
     cfg->goal_mode = ENV_GOAL_FIXED;
     cfg->send_queue = 4;
     cfg->stats_interval_ms = 1000;
+    cfg->backpressure_wait_ms = -1;
 }
 
 /* Splits the comma-separated list into endpoints (copied into out[k], each < ACTOR_ENDPOINT_MAX);
@@ -178,6 +182,10 @@ int actor_config_validate(const actor_config_t *cfg, char *err, size_t errcap) {
         snprintf(err, errcap, "actor: --send-queue must be in [1, 4096] (got %d)", cfg->send_queue);
         return -1;
     }
+    if (cfg->backpressure_wait_ms < -1) {
+        snprintf(err, errcap, "actor: --backpressure-wait-ms must be -1, 0 or a duration in ms");
+        return -1;
+    }
     if (cfg->stats_interval_ms < 0) {
         snprintf(err, errcap, "actor: stats interval must be >= 0 ms");
         return -1;
@@ -247,7 +255,7 @@ void actor_free(actor_t *a) {
             zmq_close(a->shard[s].sock);
         }
         if (a->shard[s].slot) {
-            for (int q = 0; q < a->cfg.send_queue; q++) free(a->shard[s].slot[q].bytes);
+            for (int q = 0; q < a->queue_cap; q++) free(a->shard[s].slot[q].bytes);
             free(a->shard[s].slot);
         }
     }
@@ -356,14 +364,17 @@ actor_t *actor_new(const actor_config_t *cfg, void *zmq_ctx, char *err, size_t e
         }
     }
     a->n_shards = split_endpoints(cfg->shards, a->endpoint, ACTOR_MAX_SHARDS, err, errcap);
+    /* Empty queues always hold a whole round, so waiting for room can end. */
+    int share = (a->n + a->n_shards - 1) / a->n_shards;
+    a->queue_cap = cfg->send_queue > share ? cfg->send_queue : share;
     for (int s = 0; s < a->n_shards; s++) {
         shard_link_t *link = &a->shard[s];
-        link->slot = calloc((size_t)cfg->send_queue, sizeof *link->slot);
+        link->slot = calloc((size_t)a->queue_cap, sizeof *link->slot);
         if (!link->slot) {
             snprintf(err, errcap, "actor: out of memory for send queues");
             goto fail;
         }
-        for (int q = 0; q < cfg->send_queue; q++) {
+        for (int q = 0; q < a->queue_cap; q++) {
             link->slot[q].bytes = malloc(a->packed_cap);
             if (!link->slot[q].bytes) {
                 snprintf(err, errcap, "actor: out of memory for send queues");
@@ -522,7 +533,7 @@ static void flush_shard(actor_t *a, int s) {
             return; /* EAGAIN: the shard holds back or is gone; retry next step */
         /* Once the first part is queued the second cannot block (atomic multipart). */
         zmq_send(link->sock, e->bytes, e->len, ZMQ_DONTWAIT);
-        link->head = (link->head + 1) % a->cfg.send_queue;
+        link->head = (link->head + 1) % a->queue_cap;
         link->count--;
         a->c.episodes_sent++;
         a->c.sent_per_shard[s]++;
@@ -542,13 +553,13 @@ static void enqueue_episode(actor_t *a, int i) {
     int chosen = -1;
     for (int k = 0; k < a->n_shards && chosen < 0; k++) {
         int s = (target + k) % a->n_shards;
-        if (a->shard[s].count == a->cfg.send_queue) flush_shard(a, s);
-        if (a->shard[s].count < a->cfg.send_queue) chosen = s;
+        if (a->shard[s].count == a->queue_cap) flush_shard(a, s);
+        if (a->shard[s].count < a->queue_cap) chosen = s;
     }
     if (chosen < 0) {
         chosen = target;
         shard_link_t *full = &a->shard[target];
-        full->head = (full->head + 1) % a->cfg.send_queue;
+        full->head = (full->head + 1) % a->queue_cap;
         full->count--;
         a->c.episodes_dropped++;
         uint64_t k = a->c.episodes_dropped;
@@ -557,7 +568,7 @@ static void enqueue_episode(actor_t *a, int i) {
                      (unsigned long long)k);
     }
     shard_link_t *link = &a->shard[chosen];
-    queued_episode_t *e = &link->slot[(link->head + link->count) % a->cfg.send_queue];
+    queued_episode_t *e = &link->slot[(link->head + link->count) % a->queue_cap];
     Odac__Episode msg;
     describe_episode(a, i, a->next_episode_id++, &msg);
     e->len = odac__episode__pack(&msg, e->bytes);
@@ -567,7 +578,8 @@ static void enqueue_episode(actor_t *a, int i) {
 
 /* ---- stats ---- */
 
-void actor_send_stats(actor_t *a) {
+/* 0 when the stats message was handed to the socket, -1 when it would block. */
+static int send_stats(actor_t *a) {
     Odac__ActorStats msg = ODAC__ACTOR_STATS__INIT;
     Odac__EvalReport eval = ODAC__EVAL_REPORT__INIT;
     msg.protocol_version = WIRE_PROTOCOL_VERSION;
@@ -590,7 +602,21 @@ void actor_send_stats(actor_t *a) {
     if (wire_send(a->stats_sock, NULL, WIRE_TAG_ACTOR_STATS, &msg.base, ZMQ_DONTWAIT) == 0) {
         a->c.stats_sent++;
         a->eval_report_pending = 0; /* else it goes with the next stats */
+        return 0;
     }
+    return -1;
+}
+
+/* The last report, at exit: a learner connection still being set up gets up to 500 ms. */
+static void send_final_stats(actor_t *a) {
+    for (int attempt = 0; attempt < 50 && send_stats(a) != 0; attempt++) {
+        zmq_pollitem_t item = {a->stats_sock, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&item, 1, 10) < 0 && zmq_errno() != EINTR) return;
+    }
+}
+
+void actor_send_stats(actor_t *a) {
+    send_stats(a);
 }
 
 /* ---- the step ---- */
@@ -654,14 +680,64 @@ static void end_round(actor_t *a) {
     begin_round(a);
 }
 
+/* Free episode slots over every shard's queue, after trying to send what they hold. */
+static int free_slots(actor_t *a) {
+    flush_shards(a);
+    int free = 0;
+    for (int s = 0; s < a->n_shards; s++) free += a->queue_cap - a->shard[s].count;
+    return free;
+}
+
+/* At the start of a training round: 1 after one slice (<= 10 ms) of waiting for the shards to
+ * take queued episodes, when the queues lack room for the round and the wait is not over; 0 to
+ * go on stepping. */
+static int wait_for_room(actor_t *a) {
+    int limit_ms = a->cfg.backpressure_wait_ms;
+    if (limit_ms == 0 || free_slots(a) >= a->n) {
+        if (a->waiting) a->c.backpressure_wait_s += seconds_since(&a->wait_start);
+        a->waiting = 0;
+        return 0;
+    }
+    if (!a->waiting) {
+        a->waiting = 1;
+        a->c.backpressure_waits++;
+        clock_gettime(CLOCK_MONOTONIC, &a->wait_start);
+        uint64_t k = a->c.backpressure_waits;
+        if (k <= 3 || k % 1000 == 0)
+            log_info("no shard takes episodes: waiting before the next round (%llu waits so far)",
+                     (unsigned long long)k);
+    }
+    double waited_ms = seconds_since(&a->wait_start) * 1000.0;
+    if (limit_ms > 0 && waited_ms >= limit_ms) {
+        a->c.backpressure_wait_s += waited_ms / 1000.0;
+        a->waiting = 0;
+        return 0; /* waited long enough: the round runs, its end drops the oldest */
+    }
+    int slice_ms = 10;
+    if (limit_ms > 0 && limit_ms - waited_ms < slice_ms) slice_ms = (int)(limit_ms - waited_ms) + 1;
+    /* Wake when a shard with queued episodes can take one, or weights arrive. */
+    zmq_pollitem_t items[ACTOR_MAX_SHARDS + 1];
+    int k = 0;
+    for (int s = 0; s < a->n_shards; s++)
+        if (a->shard[s].count > 0)
+            items[k++] = (zmq_pollitem_t){a->shard[s].sock, 0, ZMQ_POLLOUT, 0};
+    items[k++] = (zmq_pollitem_t){a->weights_sock, 0, ZMQ_POLLIN, 0};
+    zmq_poll(items, k, slice_ms); /* EINTR (a signal) just ends the slice early */
+    flush_shards(a);
+    if (seconds_since(&a->last_stats) * 1000.0 >= a->cfg.stats_interval_ms) actor_send_stats(a);
+    return 1;
+}
+
 int actor_step(actor_t *a, char *err, size_t errcap) {
     if (a->c.finished) return ACTOR_FINISHED;
     poll_weights(a);
     if (a->c.finished) {
         flush_shards(a);
-        actor_send_stats(a);
+        send_final_stats(a);
         return ACTOR_FINISHED;
     }
+
+    if (a->mode == MODE_TRAIN && a->t == 0 && wait_for_room(a)) return ACTOR_RUNNING;
 
     int n = a->n, A = a->A;
     if (a->mode == MODE_EVAL) {
@@ -720,7 +796,7 @@ int actor_run(actor_t *a, volatile sig_atomic_t *stop, char *err, size_t errcap)
         }
     }
     flush_shards(a);
-    actor_send_stats(a);
+    send_final_stats(a);
     return 0;
 }
 

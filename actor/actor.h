@@ -1,7 +1,8 @@
 /* actor: one odac actor. It steps a batch of envs of one kind in lockstep with one batched
  * policy forward per step, explores with the stochastic policy (uniform random actions before
  * the first weights and for the first random_steps env steps), streams whole finished episodes
- * round-robin to the replay shards without ever blocking, applies the newest policy weights as
+ * round-robin to the replay shards without ever blocking on a socket (a round waits, in bounded
+ * slices, while no shard can take its episodes), applies the newest policy weights as
  * they arrive, evaluates the deterministic policy every eval_every episodes and reports
  * counters and evaluations to the learner. The caller drives it one env step at a time
  * (actor_step), so tests run it deterministically in one thread; actor_run loops until the run
@@ -31,12 +32,22 @@ typedef struct {
     int eval_episodes;                /* deterministic episodes per evaluation */
     uint64_t seed;                    /* env seeds and exploration noise derive from seed+id */
     env_goal_mode_t goal_mode;
-    int send_queue;        /* finished episodes kept per shard while it blocks */
+    int send_queue;        /* finished episodes kept per shard while it blocks (raised to a
+                              round's share, ceil(num_envs / shards), when smaller) */
     int stats_interval_ms; /* ActorStats period (also sent after each evaluation) */
+    /* Before a training round starts while the shard queues lack room for its episodes (every
+     * shard holding back: rate limiter or gone): -1 waits until there is room, N > 0 waits up to
+     * N ms, 0 never waits. After the wait the round runs and, if room is still lacking at its
+     * end, the oldest queued episodes are dropped. Waiting keeps polling weights and sending
+     * stats, one bounded slice per actor_step call, so signals and run_finished stay prompt;
+     * it is what makes an actor run at the pace the replay rate limiter allows instead of
+     * counting env steps whose episodes nobody stores. */
+    int backpressure_wait_ms;
 } actor_config_t;
 
 /* Defaults: actor 0, 1 env, 1000 random steps, eval every 10 episodes x 10, seed 0, fixed goal,
- * 4 queued episodes per shard, stats every 1000 ms; env name and endpoints empty. */
+ * 4 queued episodes per shard, stats every 1000 ms, backpressure wait -1 (as long as it takes);
+ * env name and endpoints empty. */
 void actor_config_default(actor_config_t *cfg);
 /* 0, or -1 with a message naming the bad field (unknown env, num_envs < 1, empty endpoint...). */
 int actor_config_validate(const actor_config_t *cfg, char *err, size_t errcap);
@@ -53,10 +64,12 @@ typedef struct {
     uint64_t weights_applied;  /* weights messages loaded into the policy */
     uint64_t weights_rejected; /* weights messages refused (sum of the array below) */
     uint64_t weights_rejected_by_reason[WIRE_REJECT_COUNT_];
-    uint64_t evals;      /* evaluations finished */
-    uint64_t stats_sent; /* ActorStats messages handed to the stats socket */
-    int has_policy;      /* 1 once weights were applied */
-    int finished;        /* 1 once weights with run_finished arrived */
+    uint64_t evals;              /* evaluations finished */
+    uint64_t stats_sent;         /* ActorStats messages handed to the stats socket */
+    uint64_t backpressure_waits; /* training rounds that waited for room in the shard queues */
+    double backpressure_wait_s;  /* total time spent waiting so */
+    int has_policy;              /* 1 once weights were applied */
+    int finished;                /* 1 once weights with run_finished arrived */
 } actor_counters_t;
 
 /* The last finished evaluation (valid when counters.evals > 0). */
@@ -75,8 +88,9 @@ actor_t *actor_new(const actor_config_t *cfg, void *zmq_ctx, char *err, size_t e
 void actor_free(actor_t *a); /* accepts NULL; sends nothing */
 
 enum { ACTOR_RUNNING = 0, ACTOR_FINISHED = 1 };
-/* One env step of every env (training or evaluation), plus the non-blocking socket work around
- * it: apply newly arrived weights, send queued episodes, send stats when due. ACTOR_RUNNING,
+/* One env step of every env (training or evaluation), or one slice (<= 10 ms) of a wait for
+ * room in the shard queues (backpressure_wait_ms), plus the non-blocking socket work around it:
+ * apply newly arrived weights, send queued episodes, send stats when due. ACTOR_RUNNING,
  * ACTOR_FINISHED once weights with run_finished arrived (final stats already sent; further
  * calls do nothing), or -1 with a message on an internal error. */
 int actor_step(actor_t *a, char *err, size_t errcap);

@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed";
     long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 10, eval_episodes = 10,
-              seed = 0, send_queue = 4, stats_interval_ms = 1000;
+              seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = -1;
     const flag_t table[] = {
         {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
         {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},
@@ -38,6 +38,9 @@ int main(int argc, char **argv) {
         {"goal-mode", FLAG_STRING, goal_mode, 0, 0, "fixed (the paper's goals) or random"},
         {"send-queue", FLAG_INT, &send_queue, 1, 4096,
          "finished episodes kept per shard while it cannot take them"},
+        {"backpressure-wait-ms", FLAG_INT, &backpressure_wait_ms, -1, 86400000,
+         "when no shard takes episodes, wait up to this long before a round (-1: until one "
+         "does, 0: never wait, drop the oldest queued episodes)"},
         {"stats-interval-ms", FLAG_INT, &stats_interval_ms, 0, 3600000,
          "period of the stats sent to the learner"},
     };
@@ -71,6 +74,7 @@ int main(int argc, char **argv) {
     cfg.seed = (uint64_t)seed;
     cfg.send_queue = (int)send_queue;
     cfg.stats_interval_ms = (int)stats_interval_ms;
+    cfg.backpressure_wait_ms = (int)backpressure_wait_ms;
     if (strcmp(goal_mode, "fixed") == 0) {
         cfg.goal_mode = ENV_GOAL_FIXED;
     } else if (strcmp(goal_mode, "random") == 0) {

@@ -295,7 +295,7 @@ static void test_episodes_recorded_and_spread(void) {
     config_for(&f, 2, &cfg);
     cfg.num_envs = 3;
     cfg.random_steps = 1000000;
-    cfg.send_queue = 1; /* a round's 3 episodes exceed the 2 queue slots: nothing may drop */
+    cfg.send_queue = 1; /* raised to a round's share (2 per shard): nothing may drop */
     actor_t *a = actor_new(&cfg, f.ctx, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     uint64_t want = 12; /* 4 rounds of 3 */
@@ -658,11 +658,13 @@ static void test_backpressure(void) {
     actor_free(a);
     fixture_close(&f);
 
-    /* No shard at all: each keeps 2, everything older is dropped, stepping goes on. */
+    /* No shard at all, never waiting: each queue keeps 2, everything older is dropped, stepping
+     * goes on. */
     fixture_open(&f, 2, (int[]){0, 0});
     config_for(&f, 2, &cfg);
     cfg.random_steps = 1000000;
     cfg.send_queue = 2;
+    cfg.backpressure_wait_ms = 0;
     a = actor_new(&cfg, f.ctx, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     want = 20;
@@ -670,6 +672,73 @@ static void test_backpressure(void) {
     actor_get_counters(a, &c);
     CU_ASSERT_EQUAL(c.episodes_sent, 0);
     CU_ASSERT_EQUAL(c.episodes_dropped, 20 - 4);
+    CU_ASSERT_EQUAL(c.backpressure_waits, 0);
+    actor_free(a);
+    fixture_close(&f);
+
+    /* Waiting up to 30 ms: each round past the first two waits that long, then drops. */
+    fixture_open(&f, 2, (int[]){0, 0});
+    config_for(&f, 2, &cfg);
+    cfg.random_steps = 1000000;
+    cfg.send_queue = 2;
+    cfg.backpressure_wait_ms = 30;
+    a = actor_new(&cfg, f.ctx, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    want = 10;
+    CU_ASSERT(step_until(a, &f, NULL, 0, episodes_at_least, &want));
+    actor_get_counters(a, &c);
+    CU_ASSERT_EQUAL(c.episodes_dropped, 10 - 4);
+    CU_ASSERT(c.backpressure_waits >= 3);
+    CU_ASSERT(c.backpressure_wait_s >= 3 * 0.030);
+    actor_free(a);
+    fixture_close(&f);
+}
+
+static int waits_at_least_one(const actor_counters_t *c, const void *arg) {
+    (void)arg;
+    return c->backpressure_waits >= 1;
+}
+
+static void test_backpressure_paces(void) {
+    /* Waiting without limit (the default): with no shard the actor stops after filling the
+     * queues (2 rounds), drops nothing, and goes on once a shard comes up. */
+    fixture_t f;
+    fixture_open(&f, 2, (int[]){0, 0});
+    actor_config_t cfg;
+    config_for(&f, 2, &cfg);
+    cfg.random_steps = 1000000;
+    cfg.send_queue = 2;
+    CU_ASSERT_EQUAL(cfg.backpressure_wait_ms, -1);
+    actor_t *a = actor_new(&cfg, f.ctx, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_FATAL(step_until(a, &f, NULL, 0, waits_at_least_one, NULL));
+    actor_counters_t c;
+    for (int i = 0; i < 20; i++) CU_ASSERT_EQUAL(actor_step(a, err, sizeof err), ACTOR_RUNNING);
+    actor_get_counters(a, &c);
+    CU_ASSERT_EQUAL(c.env_steps, 2 * 2 * H);
+    CU_ASSERT_EQUAL(c.episodes, 4);
+    CU_ASSERT_EQUAL(c.episodes_dropped, 0);
+    CU_ASSERT_EQUAL(c.backpressure_waits, 1);
+
+    /* Weights and run_finished are still handled while waiting. */
+    size_t len;
+    uint8_t *w = make_weights((int[]){8}, 1, -20.0f, 2, "box2d", 0, &len);
+    uint64_t v = 2;
+    CU_ASSERT(step_until(a, &f, w, len, version_is, &v));
+    free(w);
+    actor_get_counters(a, &c);
+    CU_ASSERT_EQUAL(c.env_steps, 2 * 2 * H);
+
+    /* Shard 1 comes up: its two queued episodes go, the next round runs. */
+    close(f.reserved_fd[1]);
+    f.reserved_fd[1] = -1;
+    f.shard[1] = bind_socket(f.ctx, ZMQ_PULL, f.shard_ep[1]);
+    uint64_t want = 6;
+    CU_ASSERT(step_until(a, &f, NULL, 0, episodes_at_least, &want));
+    actor_get_counters(a, &c);
+    CU_ASSERT_EQUAL(c.episodes_dropped, 0);
+    CU_ASSERT(c.sent_per_shard[1] >= 2);
+    CU_ASSERT(c.backpressure_wait_s > 0);
     actor_free(a);
     fixture_close(&f);
 }
@@ -747,6 +816,12 @@ static void test_config_validation(void) {
     cfg.eval_episodes = 0;
     expect_invalid(&cfg, "--eval-episodes");
     cfg = good;
+    cfg.backpressure_wait_ms = -2;
+    expect_invalid(&cfg, "--backpressure-wait-ms");
+    cfg = good;
+    cfg.send_queue = 0;
+    expect_invalid(&cfg, "--send-queue");
+    cfg = good;
     snprintf(cfg.weights, sizeof cfg.weights, "nonsense://x");
     expect_invalid(&cfg, "connect nonsense://x");
 }
@@ -759,6 +834,7 @@ int main(void) {
         {"evaluation report after eval_every episodes", test_eval_report},
         {"run_finished stops the actor", test_run_finished},
         {"backpressure: queue, overflow to another shard, drop oldest", test_backpressure},
+        {"backpressure: rounds wait for room by default", test_backpressure_paces},
         {"seeded from seed and actor id", test_seeding},
         {"config validation", test_config_validation},
         {NULL, NULL},
