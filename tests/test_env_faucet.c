@@ -10,6 +10,7 @@
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DIM 6
 /* The scene as documented in models/faucet.xml. */
@@ -362,9 +363,45 @@ static void test_random_steps_stable(void) {
     env_free(env);
 }
 
+/* A missing model file, or a model without an element the env needs, fails env_new with a
+ * message naming it (and frees what was made: the sanitizer build checks for leaks). */
+static void test_bad_model(void) {
+    char path[1024], text[16384];
+    snprintf(path, sizeof path, "%s/faucet.xml", env_models_dir());
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    CU_ASSERT_FATAL(n > 0 && n < sizeof text - 1);
+    text[n] = '\0';
+    const char *dir = test_tmpdir("faucet");
+    env_set_models_dir(dir);
+    CU_ASSERT_PTR_NULL(env_new("faucet", ENV_GOAL_FIXED, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "faucet.xml"));
+    /* The same model with one element renamed. */
+    char *at = strstr(text, "name=\"handle_hinge\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    snprintf(path, sizeof path, "%s/faucet.xml", dir);
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs("name=\"handle_pivot\"", f);
+    fputs(at + strlen("name=\"handle_hinge\""), f);
+    fclose(f);
+    CU_ASSERT_PTR_NULL(env_new("faucet", ENV_GOAL_FIXED, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "'handle_hinge'"));
+    remove(path);
+    rmdir(dir);
+    env_set_models_dir(NULL);
+    env_t *env = make(ENV_GOAL_FIXED, 1); /* the real models again */
+    CU_ASSERT_PTR_NOT_NULL(env);
+    env_free(env);
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"spec", test_spec},
+        {"bad_model", test_bad_model},
         {"reset_fixed", test_reset_fixed},
         {"scripted_turn_fixed_goal", test_scripted_turn_fixed_goal},
         {"scripted_random_goals", test_scripted_random_goals},

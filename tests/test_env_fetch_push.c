@@ -8,6 +8,7 @@
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OBS 21
 #define GOAL 3
@@ -355,9 +356,45 @@ static void test_scripted_push_reaches_goals(void) {
     env_free(env);
 }
 
+/* A missing model file, or a model without an element the env needs, fails env_new with a
+ * message naming it (and frees what was made: the sanitizer build checks for leaks). */
+static void test_bad_model(void) {
+    char path[1024], text[16384];
+    snprintf(path, sizeof path, "%s/fetch_push.xml", env_models_dir());
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    CU_ASSERT_FATAL(n > 0 && n < sizeof text - 1);
+    text[n] = '\0';
+    const char *dir = test_tmpdir("fetch_push");
+    env_set_models_dir(dir);
+    CU_ASSERT_PTR_NULL(env_new("fetch-push", ENV_GOAL_FIXED, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "fetch_push.xml"));
+    /* The same model with one element renamed. */
+    char *at = strstr(text, "name=\"gripper_x\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    snprintf(path, sizeof path, "%s/fetch_push.xml", dir);
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs("name=\"gripper_u\"", f);
+    fputs(at + strlen("name=\"gripper_x\""), f);
+    fclose(f);
+    CU_ASSERT_PTR_NULL(env_new("fetch-push", ENV_GOAL_FIXED, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "'gripper_x'"));
+    remove(path);
+    rmdir(dir);
+    env_set_models_dir(NULL);
+    env_t *env = make(ENV_GOAL_FIXED, 1); /* the real models again */
+    CU_ASSERT_PTR_NOT_NULL(env);
+    env_free(env);
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"spec", test_spec},
+        {"bad_model", test_bad_model},
         {"reset_fixed", test_reset_fixed},
         {"obs_matches_mujoco", test_obs_matches_mujoco},
         {"motion_and_workspace", test_motion_and_workspace},
