@@ -15,7 +15,12 @@
 #include <string.h>
 #include <time.h>
 
-#define ACTOR_SHARD_HWM 16 /* episodes ZeroMQ itself may buffer per shard connection */
+/* Episodes ZeroMQ itself may buffer per shard connection, and the kernel send buffer under it.
+ * Both are small so a shard that holds inserts back (rate limiter) is felt within a few
+ * episodes, not after megabytes of autotuned TCP buffers: what a shard has not read yet is
+ * counted in env steps but is not in replay. */
+#define ACTOR_SHARD_HWM 4
+#define ACTOR_SHARD_SNDBUF (64 * 1024)
 #define ACTOR_STATS_HWM 16
 #define ACTOR_MAX_POLICY_LAYERS 8
 
@@ -208,6 +213,10 @@ static void *connect_socket(void *ctx, int type, const char *endpoint, int hwm, 
     if (hwm > 0) {
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (type == ZMQ_PUSH && hwm == ACTOR_SHARD_HWM) {
+        int sndbuf = ACTOR_SHARD_SNDBUF;
+        zmq_setsockopt(s, ZMQ_SNDBUF, &sndbuf, sizeof sndbuf);
     }
     if (type == ZMQ_PUSH) {
         /* Queue only to a live connection: a shard (or learner) that is gone makes sends fail
