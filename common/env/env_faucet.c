@@ -30,8 +30,8 @@ static const double fau_fixed_goal[FAU_DIM] = {0.0, 0.625, 0.125, 0.175, 0.8, 0.
 /* Random goals: hand box; the handle's angle is drawn from the hinge's range. */
 static const double fau_hand_goal_low[3] = {-0.2, 0.45, 0.05};
 static const double fau_hand_goal_high[3] = {0.2, 0.58, 0.25};
-/* Workspace of the hand target: above the table (z >= 0.05 keeps the 2 cm hand off it), all
- * around the faucet. */
+/* Workspace of the hand target: above the table (z >= 0.05 keeps the hand, radius 2 cm, off it),
+ * all around the faucet. */
 static const double fau_target_low[3] = {-0.4, 0.35, 0.05};
 static const double fau_target_high[3] = {0.4, 0.95, 0.30};
 

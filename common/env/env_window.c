@@ -30,8 +30,8 @@ static const double win_fixed_goal[WIN_DIM] = {0.32, 0.66, 0.07, 0.115, 0.69, 0.
 static const double win_hand_goal_low[3] = {-0.1, 0.5, 0.05};
 static const double win_hand_goal_high[3] = {0.4, 0.65, 0.25};
 static const double win_handle_x_closed = 0.115, win_handle_x_open = 0.315;
-/* Workspace of the hand target: above the table (z >= 0.05 keeps the 2 cm hand off it) and in
- * front of the pane (y <= 0.70 lets the hand reach the handle bar at y = 0.69). */
+/* Workspace of the hand target: above the table (z >= 0.05 keeps the hand, radius 2 cm, off it) and
+ * in front of the pane (y <= 0.70 lets the hand reach the handle bar at y = 0.69). */
 static const double win_target_low[3] = {-0.3, 0.4, 0.05};
 static const double win_target_high[3] = {0.6, 0.70, 0.30};
 
