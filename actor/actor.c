@@ -692,9 +692,9 @@ static void end_round(actor_t *a) {
 /* Free episode slots over every shard's queue, after trying to send what they hold. */
 static int free_slots(actor_t *a) {
     flush_shards(a);
-    int free = 0;
-    for (int s = 0; s < a->n_shards; s++) free += a->queue_cap - a->shard[s].count;
-    return free;
+    int room = 0;
+    for (int s = 0; s < a->n_shards; s++) room += a->queue_cap - a->shard[s].count;
+    return room;
 }
 
 /* At the start of a training round: 1 after one slice (<= 10 ms) of waiting for the shards to
