@@ -238,7 +238,7 @@ int replay_shard_load(replay_shard_t *s, const char *dir, char *err, size_t errc
         ckpt_reader_open(path, CKPT_MAGIC, CKPT_VERSION, &missing, rerr, sizeof rerr);
     if (!r) {
         if (missing) return 0;
-        snprintf(err, errcap, "replay checkpoint %s: %s", path, rerr);
+        snprintf(err, errcap, "replay %s", rerr);
         return -1;
     }
     const wire_dims_t *d = &s->cfg.dims;
