@@ -104,13 +104,13 @@ void actor_config_default(actor_config_t *cfg) {
     cfg->actor_id = 0;
     cfg->num_envs = 1;
     cfg->random_steps = 1000;
-    cfg->eval_every = 10;
-    cfg->eval_episodes = 10;
+    cfg->eval_every = 50;
+    cfg->eval_episodes = 5;
     cfg->seed = 0;
     cfg->goal_mode = ENV_GOAL_FIXED;
     cfg->send_queue = 4;
     cfg->stats_interval_ms = 1000;
-    cfg->backpressure_wait_ms = -1;
+    cfg->backpressure_wait_ms = 30000; /* then keep stepping, dropping the oldest */
 }
 
 /* Splits the comma-separated list into endpoints (copied into out[k], each < ACTOR_ENDPOINT_MAX);

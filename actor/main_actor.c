@@ -19,8 +19,8 @@ int main(int argc, char **argv) {
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed";
-    long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 10, eval_episodes = 10,
-              seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = -1;
+    long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 50, eval_episodes = 5,
+              seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     const flag_t table[] = {
         {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
         {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},

@@ -63,7 +63,8 @@ typedef struct {
     int ready_head, n_ready;
     actor_info_t actors[MAX_ACTORS];
     int n_actors;
-    uint64_t retired_env_steps; /* steps of actors that restarted (their counters reset) */
+    uint64_t retired_env_steps;  /* steps of actors that restarted (their counters reset) */
+    uint64_t restored_env_steps; /* env steps when the checkpoint we resumed from was written */
     uint64_t publish_version, request_id;
     uint64_t rejected_batches, rejected_stats;
     /* evaluation */
@@ -275,7 +276,22 @@ static void receive_from_shard(server_t *s, shard_t *sh) {
 
 /* ---- actors ---- */
 
+/* Env steps of the run: transitions the shards have stored (what training can use). Actors'
+ * own counters run ahead by the episodes still in flight or held back by the rate limiter, and
+ * include evaluation episodes, so they are reported but do not drive the budget. */
 static uint64_t total_env_steps(const server_t *s) {
+    uint64_t sum = 0;
+    for (int k = 0; k < s->n_shards; k++) sum += s->shards[k].inserted;
+    return sum > s->restored_env_steps ? sum : s->restored_env_steps;
+}
+
+static uint64_t episodes_dropped(const server_t *s) {
+    uint64_t sum = 0;
+    for (int i = 0; i < s->n_actors; i++) sum += s->actors[i].dropped;
+    return sum;
+}
+
+static uint64_t actor_env_steps(const server_t *s) {
     uint64_t sum = s->retired_env_steps;
     for (int i = 0; i < s->n_actors; i++) sum += s->actors[i].env_steps;
     return sum;
@@ -374,7 +390,8 @@ static const char *progress_header =
     "wall_time_s,env_steps,updates,updates_per_s,env_steps_per_s,eval_distance_mean,"
     "eval_distance_std,eval_success_rate,eval_policy_version,critic_loss,policy_loss,alpha,"
     "entropy,model_nll,model_log_std,reward_mean,dynamic_discount_mean,dynamic_discount_min,"
-    "reward_scale,q_mean,target_mean,replay_size,policy_lag,learner_busy_pct";
+    "reward_scale,q_mean,target_mean,replay_size,policy_lag,learner_busy_pct,actor_env_steps,"
+    "episodes_dropped";
 
 static double busy_pct(const server_t *s) {
     if (s->first_batch_time <= 0) return 0;
@@ -400,13 +417,14 @@ static void log_progress(server_t *s) {
     if (s->progress) {
         fprintf(s->progress,
                 "%.2f,%llu,%lld,%.1f,%.1f,%.4f,%.4f,%.3f,%llu,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,"
-                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f\n",
+                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f,%llu,%llu\n",
                 wall_time(s), (unsigned long long)env_steps, updates, ups, eps, ev_mean, ev_std,
                 ev_succ, (unsigned long long)(s->have_eval ? s->last_eval.policy_version : 0),
                 sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.entropy.mean,
                 sum.model_nll.mean, sum.model_log_std.mean, sum.reward.mean, sum.discount.mean,
                 sum.discount.min, sum.reward_scale.mean, sum.q.mean, sum.target.mean,
-                (unsigned long long)replay_size, lag, busy_pct(s));
+                (unsigned long long)replay_size, lag, busy_pct(s),
+                (unsigned long long)actor_env_steps(s), (unsigned long long)episodes_dropped(s));
         fflush(s->progress);
     }
     log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
@@ -470,6 +488,7 @@ static int load_checkpoint(server_t *s, char *err, size_t errcap) {
         snprintf(err, errcap, "%s: too short", path);
         return -1;
     }
+    s->restored_env_steps = steps;
     log_info("resumed from %s/learner.ckpt at update %lld, %llu env steps", s->run_path,
              learner_updates(s->learner), (unsigned long long)steps);
     return 0;

@@ -700,15 +700,16 @@ static int waits_at_least_one(const actor_counters_t *c, const void *arg) {
 }
 
 static void test_backpressure_paces(void) {
-    /* Waiting without limit (the default): with no shard the actor stops after filling the
-     * queues (2 rounds), drops nothing, and goes on once a shard comes up. */
+    /* Waiting without limit: with no shard the actor stops after filling the queues (2 rounds),
+     * drops nothing, and goes on once a shard comes up. (The default waits 30 s, then drops.) */
     fixture_t f;
     fixture_open(&f, 2, (int[]){0, 0});
     actor_config_t cfg;
     config_for(&f, 2, &cfg);
     cfg.random_steps = 1000000;
     cfg.send_queue = 2;
-    CU_ASSERT_EQUAL(cfg.backpressure_wait_ms, -1);
+    CU_ASSERT_EQUAL(cfg.backpressure_wait_ms, 30000);
+    cfg.backpressure_wait_ms = -1;
     actor_t *a = actor_new(&cfg, f.ctx, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_FATAL(step_until(a, &f, NULL, 0, waits_at_least_one, NULL));
@@ -834,7 +835,7 @@ int main(void) {
         {"evaluation report after eval_every episodes", test_eval_report},
         {"run_finished stops the actor", test_run_finished},
         {"backpressure: queue, overflow to another shard, drop oldest", test_backpressure},
-        {"backpressure: rounds wait for room by default", test_backpressure_paces},
+        {"backpressure: rounds wait for room", test_backpressure_paces},
         {"seeded from seed and actor id", test_seeding},
         {"config validation", test_config_validation},
         {NULL, NULL},
