@@ -65,8 +65,9 @@ static void roundtrip(learner_variant_t v, int state_log_std) {
     learner_config_t c = small_config(v, 1);
     c.model_state_log_std = state_log_std;
     make_batches(&c);
-    char err[512], path[600];
-    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt"));
+    char err[512], path[600], dir[520];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir("learner-ckpt"));
+    snprintf(path, sizeof path, "%s/learner.ckpt", dir);
     learner_t *a = learner_new(&c, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     run(a, 0, N_BATCHES - K);
@@ -90,6 +91,8 @@ static void roundtrip(learner_variant_t v, int state_log_std) {
     learner_free(a);
     learner_free(b);
     free_batches();
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_roundtrip_odac(void) {
@@ -127,7 +130,8 @@ static void test_refusals(void) {
     learner_config_t c = small_config(LEARNER_ODAC, 1);
     make_batches(&c);
     char err[512], path[600], bad[640];
-    const char *dir = test_tmpdir("learner-ckpt-bad");
+    char dir[520];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir("learner-ckpt-bad"));
     snprintf(path, sizeof path, "%s/good.ckpt", dir);
     learner_t *a = learner_new(&c, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
@@ -200,6 +204,12 @@ static void test_refusals(void) {
     learner_free(a);
     learner_free(b);
     free_batches();
+    const char *names[] = {"good.ckpt", "corrupt.ckpt", "truncated.ckpt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(bad, sizeof bad, "%s/%s", dir, names[i]);
+        unlink(bad);
+    }
+    rmdir(dir);
 }
 
 int main(void) {
