@@ -8,6 +8,7 @@
 #include "env.h"
 #include "flags.h"
 #include "log.h"
+#include "replay_envgoal.h"
 #include "replay_server.h"
 
 int main(int argc, char **argv) {
@@ -39,7 +40,8 @@ int main(int argc, char **argv) {
         {"future-p", FLAG_DOUBLE, &future_p, 0, 1,
          "fraction of goals relabeled to phi(s_k), k > t"},
         {"env-goal-p", FLAG_DOUBLE, &env_goal_p, 0, 1,
-         "fraction of goals drawn from the env's goal distribution (not supported yet: 0)"},
+         "fraction of goals drawn from the env's goal distribution (one env reset each; the "
+         "paper uses none)"},
         {"own-goal-p", FLAG_DOUBLE, &own_goal_p, -1, 1,
          "fraction of goals kept as the episode's goal; must equal 1 - future-p - env-goal-p "
          "when given"},
@@ -80,12 +82,6 @@ int main(int argc, char **argv) {
     }
     if (strlen(env_name) >= sizeof(((wire_dims_t *)0)->env_name)) {
         log_error("--env '%s' is too long", env_name);
-        return 2;
-    }
-    if (env_goal_p > 0) {
-        log_error("--env-goal-p %g: drawing goals from the env's goal distribution is not "
-                  "supported by odac-replay yet; use 0 (the paper uses none)",
-                  env_goal_p);
         return 2;
     }
     if (future_p + env_goal_p > 1 + 1e-9) {
@@ -140,13 +136,26 @@ int main(int argc, char **argv) {
     cfg.max_pending = (int)max_pending;
     cfg.insert_hwm = (int)insert_hwm;
 
+    replay_env_goals_t *env_goals = NULL;
+    if (env_goal_p > 0) {
+        env_goals = replay_env_goals_new(env_name, (uint64_t)seed, (uint32_t)shard_id,
+                                         (int)goal_dim, err, sizeof err);
+        if (!env_goals) {
+            log_error("--env-goal-p %g needs the env's goal sampler: %s", env_goal_p, err);
+            return 2;
+        }
+        sc->goal_sampler = replay_env_goals_sample;
+        sc->goal_sampler_ctx = env_goals;
+    }
     replay_server_t *server = replay_server_new(&cfg, err, sizeof err);
     if (!server) {
         log_error("%s", err);
+        replay_env_goals_free(env_goals);
         return 1;
     }
     rc = replay_server_run(server);
     replay_server_free(server);
+    replay_env_goals_free(env_goals);
     if (rc != 0) {
         log_error("final checkpoint failed");
         return 1;

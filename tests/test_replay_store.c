@@ -5,6 +5,8 @@
  * rows of episode e at step t hold e * 1000 + t in their first element, actions hold
  * e * 1000 + t + 0.5, the desired goal holds -(e + 1). A sampled row can then be traced back to
  * its episode and step from the values alone, independently of the store's bookkeeping. */
+#include "env.h"
+#include "replay_envgoal.h"
 #include "replay_ratelimit.h"
 #include "replay_store.h"
 #include "testutil.h"
@@ -301,6 +303,51 @@ static void test_relabel_last_step(void) {
     replay_store_free(s);
 }
 
+/* Env goals: with env_goal_p = 1 every goal is the next goal of the env's own seeded stream,
+ * reproduced here by an env created independently with the same seed. */
+static void test_env_goals(void) {
+    env_spec_t spec;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(env_spec_lookup("box2d", &spec, err, sizeof err), 0);
+    replay_env_goals_t *goals =
+        replay_env_goals_new("box2d", 17, 2, spec.goal_dim, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(goals);
+    CU_ASSERT_PTR_NULL(replay_env_goals_new("box2d", 17, 2, spec.goal_dim + 1, err, sizeof err));
+    replay_store_config_t cfg = {.obs_dim = spec.obs_dim,
+                                 .goal_dim = spec.goal_dim,
+                                 .action_dim = spec.action_dim,
+                                 .horizon = 4,
+                                 .capacity = 100,
+                                 .future_p = 0,
+                                 .env_goal_p = 1.0f,
+                                 .goal_sampler = replay_env_goals_sample,
+                                 .goal_sampler_ctx = goals};
+    replay_store_t *s = replay_store_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    static float zeros[1024];
+    CU_ASSERT_FATAL(replay_store_insert(s, 4, zeros, zeros, zeros, zeros, 0, err, sizeof err) >= 0);
+    enum { B = 32 };
+    static float buf[6][B * 64];
+    replay_batch_t batch = {buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]};
+    rng_t rng;
+    rng_seed(&rng, 1, 0);
+    CU_ASSERT_EQUAL_FATAL(replay_store_sample(s, &rng, B, &batch, NULL, err, sizeof err), 0);
+    env_t *ref = env_new("box2d", ENV_GOAL_RANDOM, replay_env_goals_seed(17, 2), err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    float obs[64], ag[64], g[64];
+    int same = 1, distinct = 0;
+    for (int i = 0; i < B; i++) {
+        env_reset(ref, obs, ag, g);
+        for (int j = 0; j < spec.goal_dim; j++) same &= buf[5][i * spec.goal_dim + j] == g[j];
+        if (i > 0) distinct += buf[5][i * spec.goal_dim] != buf[5][(i - 1) * spec.goal_dim];
+    }
+    CU_ASSERT(same);
+    CU_ASSERT(distinct > B / 2);
+    env_free(ref);
+    replay_store_free(s);
+    replay_env_goals_free(goals);
+}
+
 /* ---- rate limiter ---- */
 
 static void test_ratelimit_min_size_and_off(void) {
@@ -394,6 +441,7 @@ int main(void) {
         {"relabeled goals come from later steps", test_relabel_consistency},
         {"relabeling fractions and uniformity", test_relabel_statistics},
         {"last step relabels to s_T", test_relabel_last_step},
+        {"env goals come from the env's goal stream", test_env_goals},
         {"rate limiter min size and off", test_ratelimit_min_size_and_off},
         {"rate limiter holds its band", test_ratelimit_band},
         {"rate limiter cannot deadlock", test_ratelimit_no_deadlock},
