@@ -55,5 +55,14 @@ float rng_normal(rng_t *rng) {
 }
 
 void rng_normal_fill(rng_t *rng, float *out, int n) {
-    for (int i = 0; i < n; i++) out[i] = rng_normal(rng);
+    /* Both Box-Muller outputs of each pair of uniforms. */
+    int i = 0;
+    for (; i + 1 < n; i += 2) {
+        double u1 = ((double)(rng_next(rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+        double u2 = (double)(rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+        double r = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
+        out[i] = (float)(r * cos(th));
+        out[i + 1] = (float)(r * sin(th));
+    }
+    if (i < n) out[i] = rng_normal(rng);
 }
