@@ -2,6 +2,7 @@
  * until the learner finishes the run or SIGTERM/SIGINT arrives, and exits 0 then (1 on bad
  * flags or an internal error). */
 #include "actor.h"
+#include "env.h"
 #include "flags.h"
 #include "log.h"
 #include <signal.h>
@@ -18,7 +19,7 @@ static void on_signal(int sig) {
 int main(int argc, char **argv) {
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
-                goal_mode[FLAGS_STR_MAX] = "fixed";
+                goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "";
     long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     const flag_t table[] = {
@@ -36,6 +37,8 @@ int main(int argc, char **argv) {
         {"eval-episodes", FLAG_INT, &eval_episodes, 1, 1000000, "episodes per evaluation"},
         {"seed", FLAG_INT, &seed, 0, 9e18, "run seed (env and exploration streams use it + id)"},
         {"goal-mode", FLAG_STRING, goal_mode, 0, 0, "fixed (the paper's goals) or random"},
+        {"models-dir", FLAG_STRING, models_dir, 0, 0,
+         "directory of the MJCF models (default: <bindir>/../share/odac/models)"},
         {"send-queue", FLAG_INT, &send_queue, 1, 4096,
          "finished episodes kept per shard while it cannot take them"},
         {"backpressure-wait-ms", FLAG_INT, &backpressure_wait_ms, -1, 86400000,
@@ -56,6 +59,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    if (models_dir[0]) env_set_models_dir(models_dir);
     actor_config_t cfg;
     actor_config_default(&cfg);
     if (strlen(env_name) >= sizeof cfg.env_name) {

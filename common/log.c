@@ -7,7 +7,9 @@
 
 static char component[64] = "odac";
 
-void log_set_component(const char *name) { snprintf(component, sizeof component, "%s", name); }
+void log_set_component(const char *name) {
+    snprintf(component, sizeof component, "%s", name);
+}
 
 static void log_line(const char *level, const char *fmt, va_list ap) {
     struct timespec ts;

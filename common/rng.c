@@ -9,7 +9,9 @@ static uint64_t splitmix64(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void rng_seed(rng_t *rng, uint64_t seed, uint64_t stream) {
     uint64_t x = seed ^ (stream * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL);
@@ -36,7 +38,9 @@ rng_t rng_split(rng_t *parent) {
     return child;
 }
 
-float rng_uniform(rng_t *rng) { return (float)(rng_next(rng) >> 40) * (1.0f / 16777216.0f); }
+float rng_uniform(rng_t *rng) {
+    return (float)(rng_next(rng) >> 40) * (1.0f / 16777216.0f);
+}
 
 uint64_t rng_below(rng_t *rng, uint64_t n) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;

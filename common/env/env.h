@@ -27,9 +27,9 @@ typedef struct {
 
 /* What one step reports beside the next observation and achieved goal. */
 typedef struct {
-    float distance;             /* env's distance between achieved and desired goal */
-    int horizon_reached;        /* 1 on the step that reaches the horizon (a time limit) */
-    float diag[ENV_DIAG_MAX];   /* e.g. hand-to-goal and puck-to-goal distances */
+    float distance;           /* env's distance between achieved and desired goal */
+    int horizon_reached;      /* 1 on the step that reaches the horizon (a time limit) */
+    float diag[ENV_DIAG_MAX]; /* e.g. hand-to-goal and puck-to-goal distances */
 } env_step_info_t;
 
 typedef struct env env_t;
@@ -40,7 +40,8 @@ const char *const *env_names(void);
 int env_spec_lookup(const char *name, env_spec_t *out, char *err, size_t errcap);
 
 /* Directory holding the MJCF models: the last env_set_models_dir() value, else $ODAC_MODELS_DIR,
- * else <directory of this executable>/../share/odac/models (build tree and install prefix alike). */
+ * else <directory of this executable>/../share/odac/models (build tree and install prefix alike).
+ */
 void env_set_models_dir(const char *dir);
 const char *env_models_dir(void);
 

@@ -28,7 +28,6 @@ extern const env_ops_t env_faucet_ops;
  * Declared with void* so this header needs no MuJoCo include; returns an mjModel*. */
 void *env_mj_load_model(const char *file, char *err, size_t errcap);
 
-
 /* ---- Appended by the env implementation (env.c, env_mujoco.c): shared MuJoCo helpers. ---- */
 
 /* The MuJoCo handles of an env. A MuJoCo env's state struct starts with this struct (first
@@ -61,8 +60,8 @@ void env_clip_box(double *p, const double *lo, const double *hi, int n);
 env_mj_t *env_mj_of(env_t *env);
 /* Creates env i of a batch: env_new() is env_new_stream(..., stream 0); env_batch_new() gives env
  * i the stream i of the batch's seed, so a batch equals envs made one by one with these streams. */
-env_t *env_new_stream(const char *name, env_goal_mode_t goal_mode, uint64_t seed,
-                      uint64_t stream, char *err, size_t errcap);
+env_t *env_new_stream(const char *name, env_goal_mode_t goal_mode, uint64_t seed, uint64_t stream,
+                      char *err, size_t errcap);
 /* The number of steps since the last env_reset(). */
 int env_steps_taken(const env_t *env);
 
