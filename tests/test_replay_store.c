@@ -165,6 +165,22 @@ static void test_eviction_random_lengths(void) {
     replay_store_free(s);
 }
 
+/* A store large enough for the huge-page allocation path behaves the same. */
+static void test_large_store(void) {
+    const int H = 100, C = 300000;
+    replay_store_t *s = make_store(C, H, 0.8f, 0);
+    episode_buf_t b;
+    for (int e = 0; e < 4000; e++) CU_ASSERT_FATAL(insert(s, &b, e, H) >= 0);
+    CU_ASSERT_EQUAL(replay_store_size_transitions(s), C);
+    CU_ASSERT_EQUAL(replay_store_size_episodes(s), C / H);
+    replay_episode_view_t v;
+    CU_ASSERT_EQUAL_FATAL(replay_store_episode(s, 0, &v), 0);
+    CU_ASSERT(episode_intact(&v, 4000 - C / H, H));
+    CU_ASSERT_EQUAL_FATAL(replay_store_episode(s, C / H - 1, &v), 0);
+    CU_ASSERT(episode_intact(&v, 3999, H));
+    replay_store_free(s);
+}
+
 /* Decodes a sampled batch row by its values: episode and step of s_t. */
 static void decode_row(float v, int *e, int *t) {
     int x = (int)lrintf(v);
@@ -438,6 +454,7 @@ int main(void) {
         {"bad length, empty sample", test_bad_length_and_empty},
         {"eviction of full-length episodes", test_eviction_full_length},
         {"eviction with random lengths", test_eviction_random_lengths},
+        {"large store", test_large_store},
         {"relabeled goals come from later steps", test_relabel_consistency},
         {"relabeling fractions and uniformity", test_relabel_statistics},
         {"last step relabels to s_T", test_relabel_last_step},

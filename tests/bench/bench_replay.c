@@ -2,7 +2,9 @@
  *   replay_sample / inproc: relabeled batches of 256 straight from a full 1e6-transition store;
  *   replay_sample / zmq:    a DEALER client over loopback TCP with 4 requests in flight against a
  *                           server running in a thread (client decodes and validates each batch);
- *   replay_insert / inproc: episodes copied into the store (with eviction once full);
+ *   replay_insert / inproc: decoded episodes copied into the store: "first_fill" (empty store;
+ *                           alloc_s is the store's allocation, pages touched up front) and
+ *                           "steady" (full store, one eviction per insert);
  *   replay_insert / zmq:    packed episodes pushed over loopback, decoded, validated and stored.
  * Rates are wall-clock; "cpu_transitions_per_s" divides by the CPU time of the thread doing the
  * work (inproc) or of the whole process (zmq), which is steadier on a shared machine. */
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,29 +104,35 @@ static void make_episode(episode_t *ep, const env_spec_t *spec, rng_t *rng) {
 static void bench_inproc(const env_spec_t *spec, episode_t *eps, int n_eps) {
     replay_shard_config_t c = ant_shard(spec);
     char err[512];
+    double a0 = now_s(CLOCK_MONOTONIC);
     replay_shard_t *shard = replay_shard_new(&c, err, sizeof err);
+    double alloc_s = now_s(CLOCK_MONOTONIC) - a0;
     if (!shard) {
         fprintf(stderr, "bench-replay: %s\n", err);
         exit(1);
     }
-    /* inserts: the first fill (page faults included) is not timed; the timed second fill
-     * evicts one old episode per insert, the steady state of a running shard */
+    /* inserts: a first fill of the fresh store (its memory was touched in replay_shard_new:
+     * alloc_s), then a second fill that evicts one old episode per insert, the steady state */
     int64_t n_insert = CAPACITY / spec->horizon;
-    for (int64_t i = 0; i < n_insert; i++)
-        replay_shard_insert(shard, &eps[i % n_eps].msg, err, sizeof err);
-    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-    for (int64_t i = 0; i < n_insert; i++)
-        if (replay_shard_insert(shard, &eps[i % n_eps].msg, err, sizeof err) != 0) {
-            fprintf(stderr, "bench-replay: %s\n", err);
-            exit(1);
-        }
-    double dt = now_s(CLOCK_MONOTONIC) - t0, dc = now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
-    double n = (double)n_insert * spec->horizon;
-    printf("{\"bench\":\"replay_insert\",\"env\":\"%s\",\"path\":\"inproc\",\"transitions_per_s\":"
-           "%.0f,\"cpu_transitions_per_s\":%.0f,\"capacity\":%d,\"machine\":\"%s\",\"threads\":1}"
-           "\n",
-           spec->name, n / dt, n / dc, CAPACITY, machine);
-    fflush(stdout);
+    double t0 = 0, c0 = 0, dt = 0, dc = 0, n = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        t0 = now_s(CLOCK_MONOTONIC);
+        c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        for (int64_t i = 0; i < n_insert; i++)
+            if (replay_shard_insert(shard, &eps[i % n_eps].msg, err, sizeof err) != 0) {
+                fprintf(stderr, "bench-replay: %s\n", err);
+                exit(1);
+            }
+        dt = now_s(CLOCK_MONOTONIC) - t0;
+        dc = now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        n = (double)n_insert * spec->horizon;
+        printf("{\"bench\":\"replay_insert\",\"env\":\"%s\",\"path\":\"inproc\",\"phase\":\"%s\","
+               "\"transitions_per_s\":%.0f,\"cpu_transitions_per_s\":%.0f,\"capacity\":%d,"
+               "\"alloc_s\":%.3f,\"machine\":\"%s\",\"threads\":1}\n",
+               spec->name, phase ? "steady" : "first_fill", n / dt, n / dc, CAPACITY, alloc_s,
+               machine);
+        fflush(stdout);
+    }
     /* samples from the full store */
     int64_t n_batches = 0;
     t0 = now_s(CLOCK_MONOTONIC);
@@ -140,6 +149,32 @@ static void bench_inproc(const env_spec_t *spec, episode_t *eps, int n_eps) {
            "\"machine\":\"%s\",\"threads\":1}\n",
            spec->name, BATCH, n / dt, n / dc, CAPACITY, machine);
     fflush(stdout);
+    /* checkpoint of the full store: save, then restore into a new shard */
+    char dir[] = "/tmp/odac-bench-replay-XXXXXX";
+    if (mkdtemp(dir)) {
+        t0 = now_s(CLOCK_MONOTONIC);
+        int ok = replay_shard_save(shard, dir, err, sizeof err) == 0;
+        double save_s = now_s(CLOCK_MONOTONIC) - t0;
+        replay_shard_t *restored = replay_shard_new(&c, err, sizeof err);
+        t0 = now_s(CLOCK_MONOTONIC);
+        ok = ok && restored && replay_shard_load(restored, dir, err, sizeof err) == 1;
+        double load_s = now_s(CLOCK_MONOTONIC) - t0;
+        char path[512];
+        replay_shard_checkpoint_path(shard, dir, path, sizeof path);
+        struct stat st;
+        long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+        if (ok)
+            printf("{\"bench\":\"replay_checkpoint\",\"env\":\"%s\",\"transitions\":%lld,"
+                   "\"bytes\":%lld,\"save_s\":%.3f,\"load_s\":%.3f,\"machine\":\"%s\"}\n",
+                   spec->name, (long long)replay_store_size_transitions(shard->store), bytes,
+                   save_s, load_s, machine);
+        else
+            fprintf(stderr, "bench-replay: checkpoint: %s\n", err);
+        fflush(stdout);
+        replay_shard_free(restored);
+        unlink(path);
+        rmdir(dir);
+    }
     replay_shard_free(shard);
 }
 
