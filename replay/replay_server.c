@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 #include <zmq.h>
 
@@ -37,7 +40,10 @@ struct replay_server {
     void *zctx, *insert_sock, *sample_sock;
     uv_loop_t loop;
     uv_poll_t insert_poll, sample_poll;
-    uv_timer_t stats_timer, ckpt_timer;
+    uv_timer_t stats_timer, ckpt_timer, child_timer;
+    pid_t ckpt_child; /* background checkpoint writer, 0 when none */
+    uint64_t child_start_ns;
+    int64_t child_transitions, child_episodes;
     uv_signal_t sigterm, sigint;
     uv_async_t stop_async;
     uv_idle_t idle;
@@ -346,17 +352,75 @@ static int checkpoint(replay_server_t *s) {
     return 0;
 }
 
+/* Periodic checkpoints are written by a forked child from a copy-on-write snapshot of the
+ * shard, so the loop keeps serving while ~200 MB go to disk. The child closes every inherited
+ * descriptor (ZeroMQ's listeners included, so a restarted shard can bind again), dies with its
+ * parent, touches nothing but the shard's memory and its file, and leaves with _exit. */
+static void on_child_timer(uv_timer_t *h) {
+    replay_server_t *s = h->data;
+    int status;
+    pid_t r = waitpid(s->ckpt_child, &status, WNOHANG);
+    if (r == 0) return;
+    uv_timer_stop(&s->child_timer);
+    if (r == s->ckpt_child && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        log_info("checkpoint written in the background: %lld transitions in %lld episodes, "
+                 "%.3f s",
+                 (long long)s->child_transitions, (long long)s->child_episodes,
+                 (double)(now_ns() - s->child_start_ns) * 1e-9);
+    else
+        log_error("background checkpoint failed (status %d); the previous checkpoint is kept",
+                  status);
+    s->ckpt_child = 0;
+}
+
+static void wait_child(replay_server_t *s) {
+    if (s->ckpt_child <= 0) return;
+    waitpid(s->ckpt_child, NULL, 0);
+    s->ckpt_child = 0;
+    uv_timer_stop(&s->child_timer);
+}
+
 static void on_ckpt_timer(uv_timer_t *h) {
     replay_server_t *s = h->data;
-    checkpoint(s);
-    /* The save may have taken a while: anything that arrived meanwhile is read now. */
-    pump(s);
+    if (s->ckpt_child > 0) {
+        log_warn("previous background checkpoint still running: skipping this one");
+        return;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(1);
+        if (close_range(3, ~0u, 0) != 0)
+            for (int fd = 3; fd < 65536; fd++) close(fd);
+        char err[512];
+        if (replay_shard_save(s->shard, s->cfg.checkpoint_dir, err, sizeof err) != 0) {
+            log_error("checkpoint failed: %s", err);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    if (pid < 0) {
+        log_warn("fork for a background checkpoint failed (%s): writing it in the loop",
+                 strerror(errno));
+        checkpoint(s);
+        pump(s); /* the save took a while: read what arrived meanwhile */
+        return;
+    }
+    s->ckpt_child = pid;
+    s->child_start_ns = now_ns();
+    s->child_transitions = replay_store_size_transitions(s->shard->store);
+    s->child_episodes = replay_store_size_episodes(s->shard->store);
+    uv_timer_start(&s->child_timer, on_child_timer, 20, 20);
 }
 
 static void begin_stop(replay_server_t *s, const char *why) {
     if (s->stopping) return;
     log_info("stopping (%s)", why);
     log_stats(s);
+    wait_child(s); /* then the final save, of the newest state, replaces its file */
     s->final_rc = checkpoint(s) == 0 ? 0 : -1;
     s->stopping = 1;
     uv_stop(&s->loop);
@@ -467,6 +531,8 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     s->stats_timer.data = s;
     uv_timer_init(&s->loop, &s->ckpt_timer);
     s->ckpt_timer.data = s;
+    uv_timer_init(&s->loop, &s->child_timer);
+    s->child_timer.data = s;
     uv_async_init(&s->loop, &s->stop_async, on_stop_async);
     s->stop_async.data = s;
     uv_signal_init(&s->loop, &s->sigterm);
@@ -517,12 +583,14 @@ static void on_close(uv_handle_t *h) {
 
 void replay_server_free(replay_server_t *s) {
     if (!s) return;
+    wait_child(s);
     if (s->handles_ready) {
         uv_close((uv_handle_t *)&s->insert_poll, on_close);
         uv_close((uv_handle_t *)&s->sample_poll, on_close);
         uv_close((uv_handle_t *)&s->idle, on_close);
         uv_close((uv_handle_t *)&s->stats_timer, on_close);
         uv_close((uv_handle_t *)&s->ckpt_timer, on_close);
+        uv_close((uv_handle_t *)&s->child_timer, on_close);
         uv_close((uv_handle_t *)&s->stop_async, on_close);
         uv_close((uv_handle_t *)&s->sigterm, on_close);
         uv_close((uv_handle_t *)&s->sigint, on_close);
