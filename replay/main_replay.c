@@ -118,10 +118,6 @@ int main(int argc, char **argv) {
     sc->min_size = min_size;
     sc->samples_per_insert = samples_per_insert;
     sc->max_batch = (int)max_batch;
-    if (tolerance <= 0) {
-        tolerance = 4.0 * (samples_per_insert > 0 ? samples_per_insert : 0) * (double)horizon;
-        if (tolerance < (double)max_batch) tolerance = (double)max_batch;
-    }
     sc->tolerance = tolerance;
     sc->future_p = (float)future_p;
     sc->env_goal_p = (float)env_goal_p;

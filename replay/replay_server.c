@@ -62,7 +62,7 @@ void replay_server_config_defaults(replay_server_config_t *cfg) {
     cfg->shard.capacity = 1000000;
     cfg->shard.min_size = 1000;
     cfg->shard.samples_per_insert = 256;
-    cfg->shard.tolerance = 0; /* replaced by the caller's default */
+    cfg->shard.tolerance = 0; /* replay_default_tolerance() */
     cfg->shard.future_p = 0.8f;
     cfg->shard.max_batch = 4096;
     cfg->checkpoint_every_s = 300;
@@ -571,7 +571,7 @@ int replay_server_run(replay_server_t *s) {
              "future p %g, env goal p %g",
              c->shard_id, c->dims.env_name, c->dims.obs_dim, c->dims.goal_dim, c->dims.action_dim,
              c->dims.horizon, ins, smp, (long long)c->capacity, (long long)c->min_size,
-             c->samples_per_insert, c->tolerance, c->future_p, c->env_goal_p);
+             c->samples_per_insert, s->shard->limiter.tolerance, c->future_p, c->env_goal_p);
     pump(s); /* anything queued before the loop started */
     while (!s->stopping) uv_run(&s->loop, UV_RUN_DEFAULT);
     return s->final_rc;

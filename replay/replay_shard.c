@@ -34,6 +34,12 @@ static replay_store_t *new_store(const replay_shard_config_t *cfg, char *err, si
     return replay_store_new(&sc, err, errcap);
 }
 
+double replay_default_tolerance(const replay_shard_config_t *cfg) {
+    double t = 4.0 * (cfg->samples_per_insert > 0 ? cfg->samples_per_insert : 0) *
+               (double)cfg->dims.horizon;
+    return t > cfg->max_batch ? t : (double)cfg->max_batch;
+}
+
 replay_shard_t *replay_shard_new(const replay_shard_config_t *cfg, char *err, size_t errcap) {
     if (cfg->max_batch < 1 || cfg->max_batch > (int)WIRE_MAX_BATCH) {
         snprintf(err, errcap, "replay shard: max batch %d outside [1, %u]", cfg->max_batch,
@@ -45,6 +51,9 @@ replay_shard_t *replay_shard_new(const replay_shard_config_t *cfg, char *err, si
                  (long long)cfg->min_size, (long long)cfg->capacity);
         return NULL;
     }
+    replay_shard_config_t c = *cfg;
+    if (c.tolerance <= 0) c.tolerance = replay_default_tolerance(&c);
+    cfg = &c;
     if (cfg->samples_per_insert > 0 && cfg->tolerance < cfg->max_batch / 2.0) {
         snprintf(err, errcap,
                  "replay shard: tolerance %g is below half the max batch (%d): sampling and "

@@ -21,7 +21,7 @@ typedef struct {
     int64_t capacity;          /* transitions */
     int64_t min_size;          /* inserted transitions before the first sample */
     double samples_per_insert; /* sampled transitions per inserted transition; <= 0: no limit */
-    double tolerance;          /* rate-limiter band half-width, sampled transitions */
+    double tolerance; /* rate-limiter band half-width, sampled transitions; <= 0: default */
     float future_p, env_goal_p;
     replay_goal_sampler_fn goal_sampler; /* needed when env_goal_p > 0 */
     void *goal_sampler_ctx;
@@ -53,6 +53,12 @@ typedef struct {
     Odac__RejectCount *reject_ptrs[REPLAY_N_REASONS];
 } replay_shard_t;
 
+/* The default band half-width: four full episodes' worth of samples (4 * samples_per_insert *
+ * horizon), so a learner at the target ratio runs that far ahead of the actors before it waits,
+ * and at least max_batch so the limiter can never deadlock. */
+double replay_default_tolerance(const replay_shard_config_t *cfg);
+
+/* Allocates the store and batch buffers (tolerance <= 0 takes replay_default_tolerance). */
 replay_shard_t *replay_shard_new(const replay_shard_config_t *cfg, char *err, size_t errcap);
 void replay_shard_free(replay_shard_t *shard); /* accepts NULL */
 
