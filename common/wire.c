@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const reject_names[WIRE_REJECT_COUNT_] = {
-    "ok", "frames", "oversized", "decode", "version", "env", "dims", "nonfinite"};
+    "ok", "frames", "oversized", "decode", "version", "env", "dims", "nonfinite", "length"};
 
 const char *wire_reject_name(wire_reject_t reason) {
     return (unsigned)reason < WIRE_REJECT_COUNT_ ? reject_names[reason] : "unknown";
@@ -56,7 +56,7 @@ Odac__Episode *wire_decode_episode(const void *data, size_t len, const wire_dims
                dims->env_name);
     size_t T = msg->length;
     if (T < 1 || T > dims->horizon)
-        REJECT(WIRE_REJECT_DIMS, "episode: length %zu outside [1, %u]", T, dims->horizon);
+        REJECT(WIRE_REJECT_LENGTH, "episode: length %zu outside [1, %u]", T, dims->horizon);
     CHECK_LEN(observations, (T + 1) * dims->obs_dim, "episode")
     CHECK_LEN(achieved_goals, (T + 1) * dims->goal_dim, "episode")
     CHECK_LEN(actions, T * dims->action_dim, "episode")

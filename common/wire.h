@@ -40,6 +40,7 @@ typedef enum {
     WIRE_REJECT_ENV,       /* env name differs from the run's */
     WIRE_REJECT_DIMS,      /* a repeated field's length disagrees with the dims */
     WIRE_REJECT_NONFINITE, /* NaN or infinity in a float field */
+    WIRE_REJECT_LENGTH,    /* an episode length outside [1, horizon] */
     WIRE_REJECT_COUNT_
 } wire_reject_t;
 const char *wire_reject_name(wire_reject_t reason);

@@ -79,10 +79,10 @@ static void test_episode_round_trip_and_rejections(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "actions"));
     e = make_episode();
     e.length = 101;
-    CU_ASSERT_EQUAL(decode_episode_reason(&e), WIRE_REJECT_DIMS);
+    CU_ASSERT_EQUAL(decode_episode_reason(&e), WIRE_REJECT_LENGTH);
     e = make_episode();
     e.length = 0;
-    CU_ASSERT_EQUAL(decode_episode_reason(&e), WIRE_REJECT_DIMS);
+    CU_ASSERT_EQUAL(decode_episode_reason(&e), WIRE_REJECT_LENGTH);
     e = make_episode();
     obs[3] = NAN;
     CU_ASSERT_EQUAL(decode_episode_reason(&e), WIRE_REJECT_NONFINITE);
