@@ -262,7 +262,8 @@ int main(int argc, char **argv) {
     const flag_t table[] = {
         {"env", FLAG_STRING, opt.env, 0, -1, "environment name"},
         {"variant", FLAG_STRING, opt.variant, 0, -1, "ODAC variant (see odac-learner --help)"},
-        {"config", FLAG_STRING, opt.config, 0, -1, "JSON config file passed to the learner"},
+        {"learner-config", FLAG_STRING, opt.config, 0, -1,
+         "JSON config file passed to the learner as --config"},
         {"actors", FLAG_INT, &opt.actors, 1, 64, "actor processes"},
         {"shards", FLAG_INT, &opt.shards, 1, 4, "replay shard processes"},
         {"num-envs", FLAG_INT, &opt.num_envs, 1, 1024, "envs stepped by each actor"},
