@@ -23,7 +23,7 @@ if [ "$try_pull" = 1 ] && timeout 60 docker pull "$image" >/dev/null 2>&1; then
   exit 0
 fi
 
-echo "docker-base: $image not present and not pullable: building it with mmdebstrap from $mirror"
+echo "docker-base: $image not present$([ "$try_pull" = 1 ] && echo " and not pullable"): building it with mmdebstrap from $mirror"
 if ! command -v mmdebstrap >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
@@ -31,6 +31,9 @@ if ! command -v mmdebstrap >/dev/null; then
 fi
 suite=${image#*:}
 suite=${suite%-slim}
+# mmdebstrap runs the hook with the new root as $1 (expanded there, not here).
+# shellcheck disable=SC2016
+clean_hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
 # minbase: essential packages plus apt, like the official slim image. The hooks drop what a slim
 # image leaves out (apt lists, docs, man pages, locales), and keep apt from installing recommends.
 mmdebstrap --variant=minbase --quiet \
@@ -39,7 +42,7 @@ mmdebstrap --variant=minbase --quiet \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --aptopt='APT::Install-Recommends "false"' \
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+  --customize-hook="$clean_hook" \
   "$suite" - \
   "deb $mirror $suite main" \
   "deb $mirror $suite-updates main" \

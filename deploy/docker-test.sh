@@ -17,7 +17,7 @@
 #   deploy/docker-test.sh                     # whole test (about 5-10 min on 2 cores)
 #   ODAC_DOCKER_TEST_BUDGET_S=900 ODAC_DOCKER_PULL=1 deploy/docker-test.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 budget_s=${ODAC_DOCKER_TEST_BUDGET_S:-900}
 start_s=$SECONDS
 project=odacdtest$$
@@ -34,13 +34,17 @@ ok() { passed=$((passed + 1)); say "PASS: $*"; }
 fail() { failed=$((failed + 1)); say "FAIL: $*"; }
 left_s() { echo $((budget_s - (SECONDS - start_s))); }
 
-# wait_for TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND every 2 s until it succeeds (0), the
-# timeout passes or the test's whole budget is spent (1).
+# wait_for TIMEOUT_S DESCRIPTION COMMAND...: polls COMMAND every 2 s until it succeeds (0) or the
+# timeout passes (1); the test stops (exit 1, after cleanup) once its whole budget is spent.
 wait_for() {
   local timeout=$1 what=$2
   shift 2
   local left
   left=$(left_s)
+  if [ "$left" -le 0 ]; then
+    fail "the test's budget of ${budget_s}s is spent (waiting for: $what)"
+    exit 1
+  fi
   [ "$timeout" -gt "$left" ] && timeout=$left
   local until=$((SECONDS + timeout))
   while [ "$SECONDS" -lt "$until" ]; do
@@ -92,9 +96,11 @@ fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || { say "need ${need_pkgs[*]} (run as root to install them)"; exit 1; }
   say "installing ${need_pkgs[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends "${need_pkgs[@]}" >"$workdir/apt.log" 2>&1 ||
-    { tail -20 "$workdir/apt.log" >&2; exit 1; }
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${need_pkgs[@]}"; } >"$workdir/apt.log" 2>&1; then
+    tail -20 "$workdir/apt.log" >&2
+    exit 1
+  fi
 fi
 if ! docker info >/dev/null 2>&1; then
   say "starting dockerd"
@@ -250,11 +256,12 @@ fi
 u=$(updates)
 timeout 120 "${compose[@]}" down --timeout 30 >/dev/null 2>&1
 resumed_line() { logs_of learner | grep -E 'resumed from .* at update [1-9]'; }
+resumed() { resumed_line >/dev/null; }
 both_restored() {
   logs_of replay0 | grep -qE 'restored .*: [1-9][0-9]* transitions' &&
     logs_of replay1 | grep -qE 'restored .*: [1-9][0-9]* transitions'
 }
-if up 2 && wait_for 60 "learner log: resumed from its checkpoint" resumed_line &&
+if up 2 && wait_for 60 "learner log: resumed from its checkpoint" resumed &&
   wait_for 30 "both shards restored" both_restored &&
   wait_for 90 "updates above $u after down/up" updates_above "$u"; then
   ok "after down/up: $(resumed_line | tail -1 | sed 's/.*\(resumed from\)/\1/'); shards restored; updates $(updates)"
