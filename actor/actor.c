@@ -5,6 +5,7 @@
  * rounds until eval_episodes deterministic episodes are done. Sockets are only ever used with
  * ZMQ_DONTWAIT, so a slow or missing shard or learner never stalls env stepping. */
 #include "actor.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "policy.h"
 #include "rng.h"
@@ -787,7 +788,10 @@ int actor_run(actor_t *a, volatile sig_atomic_t *stop, char *err, size_t errcap)
     struct timespec last_log;
     clock_gettime(CLOCK_MONOTONIC, &last_log);
     uint64_t steps_at_log = 0;
+    heartbeat_t heartbeat;
+    heartbeat_init(&heartbeat, a->cfg.heartbeat_file);
     while (!stop || !*stop) {
+        heartbeat_beat(&heartbeat);
         int rc = actor_step(a, err, errcap);
         if (rc < 0) return -1;
         if (rc == ACTOR_FINISHED) return 0;

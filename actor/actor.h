@@ -43,6 +43,7 @@ typedef struct {
      * it is what makes an actor run at the pace the replay rate limiter allows instead of
      * counting env steps whose episodes nobody stores. */
     int backpressure_wait_ms;
+    char heartbeat_file[ACTOR_ENDPOINT_MAX]; /* touched from actor_run's loop; empty: none */
 } actor_config_t;
 
 /* Defaults: actor 0, 1 env, 1000 random steps, eval every 10 episodes x 10, seed 0, fixed goal,

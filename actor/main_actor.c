@@ -19,7 +19,8 @@ static void on_signal(int sig) {
 int main(int argc, char **argv) {
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
-                goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "";
+                goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "",
+                heartbeat_file[FLAGS_STR_MAX] = "";
     long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     const flag_t table[] = {
@@ -37,6 +38,8 @@ int main(int argc, char **argv) {
         {"eval-episodes", FLAG_INT, &eval_episodes, 1, 1000000, "episodes per evaluation"},
         {"seed", FLAG_INT, &seed, 0, 9e18, "run seed (env and exploration streams use it + id)"},
         {"goal-mode", FLAG_STRING, goal_mode, 0, 0, "fixed (the paper's goals) or random"},
+        {"heartbeat-file", FLAG_STRING, heartbeat_file, 0, 0,
+         "file touched every few seconds from the main loop (health checks)"},
         {"models-dir", FLAG_STRING, models_dir, 0, 0,
          "directory of the MJCF models (default: <bindir>/../share/odac/models)"},
         {"send-queue", FLAG_INT, &send_queue, 1, 4096,
@@ -72,6 +75,7 @@ int main(int argc, char **argv) {
     snprintf(cfg.shards, sizeof cfg.shards, "%s", shards);
     snprintf(cfg.weights, sizeof cfg.weights, "%s", weights);
     snprintf(cfg.stats, sizeof cfg.stats, "%s", stats);
+    snprintf(cfg.heartbeat_file, sizeof cfg.heartbeat_file, "%s", heartbeat_file);
     cfg.random_steps = random_steps;
     cfg.eval_every = eval_every;
     cfg.eval_episodes = (int)eval_episodes;

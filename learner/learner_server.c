@@ -6,6 +6,7 @@
 #include "ckpt_file.h"
 #include "env.h"
 #include "flags.h"
+#include "heartbeat.h"
 #include "learner_core.h"
 #include "log.h"
 #include "nn.h"
@@ -30,7 +31,7 @@ typedef struct {
     char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
     char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
     char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX];
-    char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX];
+    char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
     int resume, clamp_discount, model_state_log_std;
@@ -78,6 +79,7 @@ typedef struct {
     uint64_t last_log_env_steps;
     char run_path[FLAGS_STR_MAX * 2 + 8];
     FILE *progress;
+    heartbeat_t heartbeat;
 } server_t;
 
 static volatile sig_atomic_t stop_signal;
@@ -168,6 +170,8 @@ static int build_table(server_t *s, flag_t *t) {
     F("prefetch", FLAG_INT, &o->prefetch, 1, 16, "sample requests in flight per shard");
     F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
     F("threads", FLAG_INT, &o->threads, 1, 64, "OpenBLAS threads");
+    F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
+      "file touched every few seconds from the main loop (health checks)");
 #undef F
     return n;
 }
@@ -654,7 +658,9 @@ int learner_server_main(int argc, char **argv) {
     const char *done = NULL;
     long long since_publish = 0, since_ckpt = 0;
     zmq_pollitem_t items[MAX_SHARDS + 1];
+    heartbeat_init(&s->heartbeat, s->o.heartbeat_file);
     while (!stop_signal && !(done = finished_reason(s))) {
+        heartbeat_beat(&s->heartbeat);
         request_batches(s);
         /* Wait only when there is nothing to learn from. */
         int timeout = s->n_ready > 0 ? 0 : 100;

@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
     char insert_bind[FLAGS_STR_MAX] = "tcp://*:5601";
     char sample_bind[FLAGS_STR_MAX] = "tcp://*:5602";
     char env_name[FLAGS_STR_MAX] = "";
-    char checkpoint_dir[FLAGS_STR_MAX] = "";
+    char checkpoint_dir[FLAGS_STR_MAX] = "", heartbeat_file[FLAGS_STR_MAX] = "";
     long long shard_id = 0, capacity = 1000000, min_size = 1000, seed = 0, max_batch = 4096;
     long long obs_dim = 0, goal_dim = 0, action_dim = 0, horizon = 0;
     long long max_pending = 256, insert_hwm = 64;
@@ -52,6 +52,8 @@ int main(int argc, char **argv) {
         {"fresh", FLAG_BOOL, &fresh, 0, -1,
          "start empty when the checkpoint is unreadable (without it that is a fatal error)"},
         {"seed", FLAG_INT, &seed, 0, 9.2e18, "run seed; the shard's stream also uses shard-id"},
+        {"heartbeat-file", FLAG_STRING, heartbeat_file, 0, -1,
+         "file touched every few seconds from the event loop (health checks)"},
         {"stats-every-s", FLAG_DOUBLE, &stats_every_s, 0, 1e9,
          "seconds between stats log lines (0: none)"},
         {"max-batch", FLAG_INT, &max_batch, 1, 65536, "largest batch a request may ask for"},
@@ -125,6 +127,7 @@ int main(int argc, char **argv) {
     snprintf(cfg.insert_bind, sizeof cfg.insert_bind, "%s", insert_bind);
     snprintf(cfg.sample_bind, sizeof cfg.sample_bind, "%s", sample_bind);
     snprintf(cfg.checkpoint_dir, sizeof cfg.checkpoint_dir, "%s", checkpoint_dir);
+    snprintf(cfg.heartbeat_file, sizeof cfg.heartbeat_file, "%s", heartbeat_file);
     cfg.checkpoint_every_s = checkpoint_every_s;
     cfg.stats_every_s = stats_every_s;
     cfg.fresh = fresh;

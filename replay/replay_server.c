@@ -7,6 +7,7 @@
  * pump() itself does, so nothing is missed. pump() handles a bounded number of messages per call
  * and continues from a uv_idle handle, so timers and signals are never starved. */
 #include "replay_server.h"
+#include "heartbeat.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,7 +41,8 @@ struct replay_server {
     void *zctx, *insert_sock, *sample_sock;
     uv_loop_t loop;
     uv_poll_t insert_poll, sample_poll;
-    uv_timer_t stats_timer, ckpt_timer, child_timer;
+    uv_timer_t stats_timer, ckpt_timer, child_timer, heartbeat_timer;
+    heartbeat_t heartbeat;
     pid_t ckpt_child; /* background checkpoint writer, 0 when none */
     uint64_t child_start_ns;
     int64_t child_transitions, child_episodes;
@@ -333,6 +335,11 @@ static void log_stats(replay_server_t *s) {
     s->log_time_ns = t;
 }
 
+static void on_heartbeat_timer(uv_timer_t *h) {
+    replay_server_t *s = h->data;
+    heartbeat_beat(&s->heartbeat);
+}
+
 static void on_stats_timer(uv_timer_t *h) {
     log_stats(h->data);
 }
@@ -533,6 +540,8 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     s->ckpt_timer.data = s;
     uv_timer_init(&s->loop, &s->child_timer);
     s->child_timer.data = s;
+    uv_timer_init(&s->loop, &s->heartbeat_timer);
+    s->heartbeat_timer.data = s;
     uv_async_init(&s->loop, &s->stop_async, on_stop_async);
     s->stop_async.data = s;
     uv_signal_init(&s->loop, &s->sigterm);
@@ -540,6 +549,11 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     uv_signal_init(&s->loop, &s->sigint);
     s->sigint.data = s;
     s->handles_ready = 1;
+    heartbeat_init(&s->heartbeat, cfg->heartbeat_file);
+    if (cfg->heartbeat_file[0]) {
+        heartbeat_beat(&s->heartbeat);
+        uv_timer_start(&s->heartbeat_timer, on_heartbeat_timer, 1000, 1000);
+    }
     if (cfg->stats_every_s > 0) {
         uint64_t ms = (uint64_t)(cfg->stats_every_s * 1000);
         uv_timer_start(&s->stats_timer, on_stats_timer, ms ? ms : 1, ms ? ms : 1);
@@ -591,6 +605,7 @@ void replay_server_free(replay_server_t *s) {
         uv_close((uv_handle_t *)&s->stats_timer, on_close);
         uv_close((uv_handle_t *)&s->ckpt_timer, on_close);
         uv_close((uv_handle_t *)&s->child_timer, on_close);
+        uv_close((uv_handle_t *)&s->heartbeat_timer, on_close);
         uv_close((uv_handle_t *)&s->stop_async, on_close);
         uv_close((uv_handle_t *)&s->sigterm, on_close);
         uv_close((uv_handle_t *)&s->sigint, on_close);
