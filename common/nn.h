@@ -36,6 +36,8 @@ typedef struct {
     int max_batch;
     float *act[NN_MAX_LAYERS + 1]; /* act[0]: input copy; act[l]: output of layer l (post-ReLU) */
     float *grad_a, *grad_b;        /* (max_batch, widest layer) scratch for backward */
+    float *weights_t;     /* (largest layer's in x out) scratch: weights transposed (kernels) */
+    size_t weights_t_cap; /* floats in weights_t */
 } nn_mlp_work_t;
 
 /* Allocates params and initialises like PyTorch's nn.Linear (uniform +-1/sqrt(fan_in)).
@@ -54,14 +56,18 @@ int nn_mlp_work_init(nn_mlp_work_t *w, const nn_mlp_t *m, int max_batch);
 void nn_mlp_work_free(nn_mlp_work_t *w);
 /* out (B, out_dim) = mlp(in (B, in_dim)); keeps activations in w. B <= w->max_batch. */
 void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
-/* Forward without keeping activations for backward (inference, target computation); w's grad_a
- * and grad_b are used as scratch only, so the activations of an earlier nn_mlp_forward on w
- * survive and its nn_mlp_backward may still follow. */
+/* Forward without keeping activations for backward (inference, target computation); w's grad_a,
+ * grad_b and weights_t are used as scratch only, so the activations of an earlier nn_mlp_forward on
+ * w survive and its nn_mlp_backward may still follow. */
 void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
 /* Backward of the last nn_mlp_forward on w, from dout (B, out_dim). dparams (n_params) is
  * accumulated into (+=) when non-NULL; din (B, in_dim) is overwritten when non-NULL. */
 void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B, float *dparams,
                      float *din);
+/* As nn_mlp_backward, but dparams (n_params) is overwritten (=) instead of accumulated into:
+ * the same values as clearing it and calling nn_mlp_backward, without the clearing pass. */
+void nn_mlp_backward_set(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
+                         float *dparams, float *din);
 /* Floating point operations of one forward (and of forward+backward with both gradients). */
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B);
 
@@ -107,6 +113,22 @@ void nn_adam_free(nn_adam_t *a);
 void nn_adam_step(nn_adam_t *a, float *params, const float *grads);
 /* target = (1 - tau) * target + tau * source. */
 void nn_polyak(float *target, const float *source, size_t n, float tau);
+
+/* SIMD code paths, taken at run time when the CPU has AVX-512F (else the portable ones):
+ *  - MLP layers (nn_mlp_forward, _infer, _backward, _backward_set) run on hand-written
+ *    single-threaded kernels that read the operands in place and fuse bias, ReLU, ReLU mask and
+ *    bias-gradient sums into the products. Layers of up to 128 x 128 weights always do; larger
+ *    ones only with one BLAS thread (nn_set_threads(1)), since with more OpenBLAS shares them
+ *    out. Otherwise, and in the nn_linear_* primitives, OpenBLAS sgemm does the products.
+ *  - Adam, the policy head's per-element math and rng_normal_fill's transform run 16 floats (8
+ *    doubles) at a time.
+ * Results agree with the portable paths to float rounding (different summation orders; the
+ * head's exp/tanh/softplus are within 2 ulp). On by default; nn_set_simd(0) selects the portable
+ * paths in nn (tests compare the two; rng_normal_fill decides for itself and matches its portable
+ * path bit for bit in practice), nn_set_simd(1) restores the default. Both return whether the
+ * SIMD paths are now in use. Process-wide: not to be changed while another thread computes. */
+int nn_set_simd(int enable);
+int nn_simd_enabled(void);
 
 /* OpenBLAS threads for this process (1 = single-threaded); n < 1 is taken as 1. */
 void nn_set_threads(int n);

@@ -1,16 +1,41 @@
-/* nn_mlp: linear layers, ReLU and the MLP (forward, inference, backward) on OpenBLAS sgemm.
- * All matrix work is sgemm over batch-major row-major buffers; the remaining per-element work
- * (bias + ReLU after a forward product, ReLU mask + bias column sums before a backward product) is
- * one fused pass over each activation, so nearly all the time goes to sgemm. No allocation
+/* nn_mlp: linear layers, ReLU and the MLP (forward, inference, backward).
+ *
+ * Two ways to run a layer's three products (forward Y = X W + b, weight gradient X^T G, input
+ * gradient G W^T), chosen per layer at run time (nn.h, nn_set_simd):
+ *  - hand-written AVX-512 kernels, when the CPU has AVX-512F. OpenBLAS (its Haswell kernels on
+ *    the CPUs we run on) spends small layers packing, clearing and in separate per-element
+ *    passes; these kernels read the operands in place, keep a 6 x 64 tile of the result in
+ *    registers while broadcasting one operand against vectors of the other (gemm_broadcast), or
+ *    for outputs narrower than 16 sum 16 dot products at once (gemm_dot), and do the per-element
+ *    work as a tile is stored: bias and ReLU in the forward, the ReLU mask of the layer below and
+ *    that layer's bias column sums in the input gradient, accumulate or overwrite in the weight
+ *    gradient. The input gradient needs W^T, transposed into the work's scratch per call.
+ *  - OpenBLAS sgemm otherwise (large layers with several BLAS threads, CPUs without AVX-512, the
+ *    nn_linear_* primitives), with one fused pass over each activation for the per-element work.
+ * Both compute the same sums in different orders: results agree to float rounding. No allocation
  * happens outside nn_mlp_init and nn_mlp_work_init. */
 #include "nn.h"
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NN_ALIGN 64
+
+/* Layers with more weights (in x out) than this are large: they use the hand-written kernels
+ * only with one BLAS thread (with more, OpenBLAS shares them out). Below it a layer is quicker
+ * on the kernels whatever the thread count. */
+#define NN_KERNEL_SMALL_WEIGHTS (128 * 128)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_KERNELS)
+#define NN_HAVE_KERNELS 1
+#include <immintrin.h>
+#define NN_AVX512 __attribute__((target("avx512f,fma")))
+#define NN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#endif
 
 /* ---- per-element helpers (vectorisable inner loops) ---- */
 
@@ -55,7 +80,7 @@ static void relu_mask_col_sums(float *restrict g, const float *restrict y, float
     }
 }
 
-/* ---- products (row-major) ---- */
+/* ---- OpenBLAS products (row-major) ---- */
 
 /* y (B, out) = x (B, in) @ W (in, out). */
 static void mm_forward(float *y, const float *x, const float *W, int B, int in, int out) {
@@ -89,6 +114,368 @@ static void mm_input_grad(float *dx, const float *g, const float *W, int B, int 
                     dx, in);
     }
 }
+
+/* ---- hand-written kernels ---- */
+
+/* What a kernel does with each sum x before and after storing it (a field off when 0 / NULL):
+ * x += bias[col]; x += C (accumulate); x = max(x, 0) (relu); x = gate > 0 ? x : 0 (gate: the
+ * ReLU backward, with the layer's output as the gate); store x; col_sums[col] += x. */
+typedef struct {
+    const float *bias; /* (N) */
+    int accumulate;
+    int relu;
+    const float *gate; /* (M, N), row stride ld_gate */
+    ptrdiff_t ld_gate;
+    float *col_sums; /* (N) */
+} epilogue_t;
+
+static atomic_int simd_state = -1; /* -1 not yet decided, 0 portable paths, 1 SIMD paths */
+
+static int cpu_has_avx512(void) {
+#ifdef NN_HAVE_KERNELS
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+int nn_set_simd(int enable) {
+    int on = enable ? cpu_has_avx512() : 0;
+    atomic_store_explicit(&simd_state, on, memory_order_relaxed);
+    return on;
+}
+
+int nn_simd_enabled(void) {
+    int s = atomic_load_explicit(&simd_state, memory_order_relaxed);
+    if (s < 0) {
+        s = cpu_has_avx512();
+        atomic_store_explicit(&simd_state, s, memory_order_relaxed);
+    }
+    return s;
+}
+
+/* 1 when layers of in x out weights run on the hand-written kernels. */
+static int use_kernels(int in, int out) {
+    if (!nn_simd_enabled()) return 0;
+    return (size_t)in * out <= NN_KERNEL_SMALL_WEIGHTS || openblas_get_num_threads() == 1;
+}
+
+#ifdef NN_HAVE_KERNELS
+
+#define TILE_ROWS 6 /* rows of C per broadcast tile: 6 x 4 accumulators of 16 floats */
+
+/* One tile of the broadcast kernel (see gemm_broadcast): mr rows (<= TILE_ROWS) by nv vectors of
+ * 16 columns (<= 4), the last vector's lanes limited by last. Inlined with constant mr and nv so
+ * the accumulators live in registers. */
+NN_ALWAYS_INLINE NN_AVX512 void broadcast_tile(const int mr, const int nv, __mmask16 last, int K,
+                                               const float *A, ptrdiff_t rsa, ptrdiff_t csa,
+                                               const float *Bm, ptrdiff_t ldb, float *C,
+                                               ptrdiff_t ldc, int c_trans, const epilogue_t *e,
+                                               const float *bias, const float *gate, __m512 *sums) {
+    __mmask16 mk[4];
+    __m512 acc[TILE_ROWS][4];
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) mk[v] = v == nv - 1 ? last : (__mmask16)0xFFFF;
+#pragma GCC unroll 6
+    for (int v = 0; v < nv; v++) {
+        __m512 b0 = bias ? _mm512_maskz_loadu_ps(mk[v], bias + 16 * v) : zero;
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) acc[r][v] = b0;
+    }
+    for (int k = 0; k < K; k++) {
+        const float *brow = Bm + k * ldb, *acol = A + k * csa;
+        __m512 b[4];
+#pragma GCC unroll 6
+        for (int v = 0; v < nv; v++) b[v] = _mm512_maskz_loadu_ps(mk[v], brow + 16 * v);
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(acol[r * rsa]);
+#pragma GCC unroll 6
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+        }
+    }
+    if (c_trans) { /* C (r, j) at C[j ldc + r]: weight gradients of narrow layers (small C) */
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+#pragma GCC unroll 6
+            for (int v = 0; v < nv; v++) {
+                float x[16];
+                _mm512_storeu_ps(x, acc[r][v]);
+                int lanes = v == nv - 1 ? __builtin_popcount(last) : 16;
+                for (int j = 0; j < lanes; j++) {
+                    float *c = C + (ptrdiff_t)(16 * v + j) * ldc + r;
+                    *c = e->accumulate ? *c + x[j] : x[j];
+                }
+            }
+        }
+        return;
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < mr; r++) {
+        float *crow = C + r * ldc;
+#pragma GCC unroll 6
+        for (int v = 0; v < nv; v++) {
+            __m512 x = acc[r][v];
+            if (e->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], crow + 16 * v));
+            if (e->relu) x = _mm512_max_ps(x, zero);
+            if (gate) {
+                __m512 g = _mm512_maskz_loadu_ps(mk[v], gate + r * e->ld_gate + 16 * v);
+                x = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(g, zero, _CMP_GT_OQ), x);
+            }
+            _mm512_mask_storeu_ps(crow + 16 * v, mk[v], x);
+            if (sums) sums[v] = _mm512_add_ps(sums[v], x);
+        }
+    }
+}
+
+#define TILE_CASE(MR, NV)                                                                          \
+    case (MR)*8 + (NV):                                                                            \
+        broadcast_tile(MR, NV, last, K, A, rsa, csa, Bm, ldb, C, ldc, c_trans, e, bias, gate,      \
+                       sums);                                                                      \
+        break;
+#define TILE_CASES(MR) TILE_CASE(MR, 1) TILE_CASE(MR, 2) TILE_CASE(MR, 3) TILE_CASE(MR, 4)
+
+NN_AVX512 static void broadcast_tile_any(int mr, int nv, __mmask16 last, int K, const float *A,
+                                         ptrdiff_t rsa, ptrdiff_t csa, const float *Bm,
+                                         ptrdiff_t ldb, float *C, ptrdiff_t ldc, int c_trans,
+                                         const epilogue_t *e, const float *bias, const float *gate,
+                                         __m512 *sums) {
+    /* clang-format off */
+    switch (mr * 8 + nv) {
+    TILE_CASES(1)
+    TILE_CASES(2)
+    TILE_CASES(3)
+    TILE_CASES(4)
+    TILE_CASES(5)
+    TILE_CASES(6)
+    default:
+        break;
+    }
+    /* clang-format on */
+}
+
+/* C (M, N) = A (M, K) @ B (K, N) with the epilogue e. A's element (m, k) is A[m rsa + k csa] (so
+ * A may be a transposed view); B and C are row-major with row strides ldb and ldc, or, with
+ * c_trans, C's element (m, n) is C[n ldc + m] (then only e->accumulate applies). Each row of B
+ * is loaded as vectors and each element of A broadcast: suited to N >= 16. */
+NN_AVX512 static void gemm_broadcast(int M, int N, int K, const float *A, ptrdiff_t rsa,
+                                     ptrdiff_t csa, const float *Bm, ptrdiff_t ldb, float *C,
+                                     ptrdiff_t ldc, int c_trans, const epilogue_t *e) {
+    for (int n0 = 0; n0 < N; n0 += 64) {
+        int nc = N - n0 < 64 ? N - n0 : 64, nv = (nc + 15) / 16;
+        __mmask16 last = (nc & 15) ? (__mmask16)((1u << (nc & 15)) - 1) : (__mmask16)0xFFFF;
+        __m512 sums[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                          _mm512_setzero_ps()};
+        const float *bias = e->bias ? e->bias + n0 : NULL;
+        for (int m0 = 0; m0 < M; m0 += TILE_ROWS) {
+            int mr = M - m0 < TILE_ROWS ? M - m0 : TILE_ROWS;
+            float *c = c_trans ? C + (ptrdiff_t)n0 * ldc + m0 : C + (ptrdiff_t)m0 * ldc + n0;
+            const float *gate = e->gate ? e->gate + (ptrdiff_t)m0 * e->ld_gate + n0 : NULL;
+            broadcast_tile_any(mr, nv, last, K, A + (ptrdiff_t)m0 * rsa, rsa, csa, Bm + n0, ldb, c,
+                               ldc, c_trans, e, bias, gate, e->col_sums ? sums : NULL);
+        }
+        if (e->col_sums) {
+            for (int v = 0; v < nv; v++) {
+                __mmask16 mk = v == nv - 1 ? last : (__mmask16)0xFFFF;
+                float *s = e->col_sums + n0 + 16 * v;
+                _mm512_mask_storeu_ps(s, mk, _mm512_add_ps(_mm512_maskz_loadu_ps(mk, s), sums[v]));
+            }
+        }
+    }
+}
+
+/* t (cols, rows) = a (rows, cols)^T: 16 x 16 blocks in registers, the edges one by one. A block
+ * is transposed by 4 butterfly rounds: round b swaps, between rows i and i + b (i & b == 0), the
+ * lanes j with j & b set in row i and those with j & b clear in row i + b. */
+NN_AVX512 static void transpose(float *restrict t, const float *restrict a, int rows, int cols) {
+    __m512i lo[4], hi[4];
+    for (int level = 0; level < 4; level++) {
+        int b = 1 << level;
+        int32_t il[16], ih[16];
+        for (int j = 0; j < 16; j++) {
+            il[j] = (j & b) ? 16 + (j ^ b) : j; /* row i keeps its j & b == 0 lanes */
+            ih[j] = (j & b) ? 16 + j : j ^ b;   /* row i + b keeps its j & b != 0 lanes */
+        }
+        lo[level] = _mm512_loadu_si512(il);
+        hi[level] = _mm512_loadu_si512(ih);
+    }
+    int rows16 = rows & ~15, cols16 = cols & ~15;
+    for (int i0 = 0; i0 < rows16; i0 += 16) {
+        for (int j0 = 0; j0 < cols16; j0 += 16) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(a + (size_t)(i0 + i) * cols + j0);
+#pragma GCC unroll 4
+            for (int level = 0; level < 4; level++) {
+                int b = 1 << level;
+#pragma GCC unroll 16
+                for (int i = 0; i < 16; i++) {
+                    if (i & b) continue;
+                    __m512 x = r[i], y = r[i + b];
+                    r[i] = _mm512_permutex2var_ps(x, lo[level], y);
+                    r[i + b] = _mm512_permutex2var_ps(x, hi[level], y);
+                }
+            }
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) _mm512_storeu_ps(t + (size_t)(j0 + j) * rows + i0, r[j]);
+        }
+    }
+    for (int i = 0; i < rows; i++) /* edges: the last rows % 16 rows, the last cols % 16 columns */
+        for (int j = i < rows16 ? cols16 : 0; j < cols; j++)
+            t[(size_t)j * rows + i] = a[(size_t)i * cols + j];
+}
+
+/* Horizontal sums of 16 vectors at once: lane p of the result is the sum of the lanes of
+ * v[dot_lane_slot[p]] (four rounds, each adding two shuffles of a pair of vectors, halving their
+ * count). */
+static const int dot_lane_slot[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+
+NN_ALWAYS_INLINE NN_AVX512 __m512 sum_lanes_16(const __m512 *v) {
+    __m512 w[8], x[4], y[2];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) /* 256-bit halves */
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[i], v[i + 8], 0x44),
+                             _mm512_shuffle_f32x4(v[i], v[i + 8], 0xEE));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) /* 128-bit quarters */
+        x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(w[i], w[i + 4], 0x88),
+                             _mm512_shuffle_f32x4(w[i], w[i + 4], 0xDD));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) /* pairs of lanes */
+        y[i] = _mm512_add_ps(_mm512_shuffle_ps(x[i], x[i + 2], 0x44),
+                             _mm512_shuffle_ps(x[i], x[i + 2], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+}
+
+/* gemm_dot for a constant N = nc <= 15: tiles of R = 16 / nc rows, whose R x nc outputs are
+ * contiguous in C (row stride N) and come out of one sum_lanes_16 as lanes r nc + c. Rows past M
+ * in the last tile repeat row M - 1 and are not stored. */
+NN_ALWAYS_INLINE NN_AVX512 void gemm_dot_n(const int nc, int M, int K, const float *A,
+                                           ptrdiff_t lda, const float *Bt, ptrdiff_t ldbt, float *C,
+                                           const epilogue_t *e) {
+    const int R = 16 / nc, lanes = R * nc;
+    const __m512 zero = _mm512_setzero_ps();
+    float pattern[16]; /* bias[p % nc] for lane p */
+    for (int p = 0; p < 16; p++) pattern[p] = e->bias && p < lanes ? e->bias[p % nc] : 0.0f;
+    __m512 bias = _mm512_loadu_ps(pattern), sums = zero;
+    int ktail = K & 15;
+    __mmask16 kmask = (__mmask16)((1u << ktail) - 1);
+    for (int m0 = 0; m0 < M; m0 += R) {
+        int rows = M - m0 < R ? M - m0 : R;
+        const float *a[16];
+        for (int r = 0; r < R; r++) a[r] = A + (ptrdiff_t)(m0 + (r < rows ? r : rows - 1)) * lda;
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) acc[p] = zero;
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            __m512 b[15];
+#pragma GCC unroll 15
+            for (int c = 0; c < nc; c++) b[c] = _mm512_loadu_ps(Bt + c * ldbt + k);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                __m512 x = _mm512_loadu_ps(a[r] + k);
+#pragma GCC unroll 15
+                for (int c = 0; c < nc; c++)
+                    acc[dot_lane_slot[r * nc + c]] =
+                        _mm512_fmadd_ps(x, b[c], acc[dot_lane_slot[r * nc + c]]);
+            }
+        }
+        if (ktail) {
+            __m512 b[15];
+#pragma GCC unroll 15
+            for (int c = 0; c < nc; c++) b[c] = _mm512_maskz_loadu_ps(kmask, Bt + c * ldbt + k);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; r++) {
+                __m512 x = _mm512_maskz_loadu_ps(kmask, a[r] + k);
+#pragma GCC unroll 15
+                for (int c = 0; c < nc; c++)
+                    acc[dot_lane_slot[r * nc + c]] =
+                        _mm512_fmadd_ps(x, b[c], acc[dot_lane_slot[r * nc + c]]);
+            }
+        }
+        __m512 x = _mm512_add_ps(sum_lanes_16(acc), bias);
+        __mmask16 out = (__mmask16)((1u << (rows * nc)) - 1);
+        float *c = C + (ptrdiff_t)m0 * nc;
+        if (e->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(out, c));
+        if (e->relu) x = _mm512_max_ps(x, zero);
+        if (e->gate) {
+            __m512 g = _mm512_maskz_loadu_ps(out, e->gate + (ptrdiff_t)m0 * nc);
+            x = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(g, zero, _CMP_GT_OQ), x);
+        }
+        _mm512_mask_storeu_ps(c, out, x);
+        if (e->col_sums) sums = _mm512_add_ps(sums, _mm512_maskz_mov_ps(out, x));
+    }
+    if (e->col_sums) {
+        float lane[16];
+        _mm512_storeu_ps(lane, sums);
+        for (int p = 0; p < lanes; p++) e->col_sums[p % nc] += lane[p];
+    }
+}
+
+/* C (M, N) = A (M, K) @ Bt (N, K)^T with the epilogue e, for 1 <= N <= 15: row-major, A and Bt
+ * with row strides lda and ldbt, C and a gate with row stride N. Each element is a dot product
+ * of two contiguous rows, 16 of them summed across lanes together. */
+NN_AVX512 static void gemm_dot(int M, int N, int K, const float *A, ptrdiff_t lda, const float *Bt,
+                               ptrdiff_t ldbt, float *C, const epilogue_t *e) {
+#define DOT_CASE(NC)                                                                               \
+    case NC:                                                                                       \
+        gemm_dot_n(NC, M, K, A, lda, Bt, ldbt, C, e);                                              \
+        break;
+    /* clang-format off */
+    switch (N) {
+    DOT_CASE(1) DOT_CASE(2) DOT_CASE(3) DOT_CASE(4) DOT_CASE(5)
+    DOT_CASE(6) DOT_CASE(7) DOT_CASE(8) DOT_CASE(9) DOT_CASE(10)
+    DOT_CASE(11) DOT_CASE(12) DOT_CASE(13) DOT_CASE(14) DOT_CASE(15)
+    default:
+        break;
+    }
+    /* clang-format on */
+#undef DOT_CASE
+}
+
+/* A layer's three products on the kernels. wt is scratch for in x out floats. */
+
+/* y (B, out) = x (B, in) W + b, ReLU when relu. */
+static void kernel_forward(float *y, const float *x, const float *W, const float *b, int B, int in,
+                           int out, int relu, float *wt) {
+    epilogue_t e = {b, 0, relu, NULL, 0, NULL};
+    if (out >= 16) {
+        gemm_broadcast(B, out, in, x, in, 1, W, out, y, out, 0, &e);
+    } else {
+        const float *Wt = W; /* (out, in): W (in, out) transposed, itself when out is 1 */
+        if (out > 1) transpose(wt, W, in, out), Wt = wt;
+        gemm_dot(B, out, in, x, in, Wt, in, y, &e);
+    }
+}
+
+/* dW (in, out) (+)= x (B, in)^T g (B, out). */
+static void kernel_weight_grad(float *dW, const float *x, const float *g, int B, int in, int out,
+                               int accumulate) {
+    epilogue_t e = {NULL, accumulate, 0, NULL, 0, NULL};
+    if (out >= 16 || in < 16) /* rows of dW from columns of x, columns from rows of g */
+        gemm_broadcast(in, out, B, x, 1, in, g, out, dW, out, 0, &e);
+    else /* narrow layer: dW^T (out, in) = g^T x, stored transposed */
+        gemm_broadcast(out, in, B, g, 1, out, x, in, dW, out, 1, &e);
+}
+
+/* dx (B, in) = g (B, out) W^T, then dx *= (gate > 0) when gate (B, in) is non-NULL, then
+ * col_sums (in) += column sums of dx when non-NULL. */
+static void kernel_input_grad(float *dx, const float *g, const float *W, int B, int in, int out,
+                              const float *gate, float *col_sums, float *wt) {
+    epilogue_t e = {NULL, 0, 0, gate, in, col_sums};
+    if (in >= 16 || out < 16) {
+        const float *Wt = W; /* (out, in), itself when in or out is 1 */
+        if (in > 1 && out > 1) transpose(wt, W, in, out), Wt = wt;
+        gemm_broadcast(B, in, out, g, out, 1, Wt, in, dx, in, 0, &e);
+    } else {
+        gemm_dot(B, in, out, g, out, W, out, dx, &e);
+    }
+}
+
+#endif /* NN_HAVE_KERNELS */
 
 /* ---- primitives ---- */
 
@@ -195,14 +582,19 @@ int nn_mlp_work_init(nn_mlp_work_t *w, const nn_mlp_t *m, int max_batch) {
     if (max_batch <= 0 || m->n_layers <= 0 || m->n_layers > NN_MAX_LAYERS) return -1;
     w->max_batch = max_batch;
     int widest = 0;
+    size_t most_weights = 0; /* the largest layer's in x out, for weights_t */
     for (int l = 0; l <= m->n_layers; l++) {
         if (m->sizes[l] > widest) widest = m->sizes[l];
         w->act[l] = alloc_floats((size_t)max_batch * m->sizes[l]);
         if (!w->act[l]) goto fail;
+        size_t nw = l < m->n_layers ? (size_t)m->sizes[l] * m->sizes[l + 1] : 0;
+        if (nw > most_weights) most_weights = nw;
     }
     w->grad_a = alloc_floats((size_t)max_batch * widest);
     w->grad_b = alloc_floats((size_t)max_batch * widest);
-    if (!w->grad_a || !w->grad_b) goto fail;
+    w->weights_t = alloc_floats(most_weights);
+    if (!w->grad_a || !w->grad_b || !w->weights_t) goto fail;
+    w->weights_t_cap = most_weights;
     return 0;
 fail:
     nn_mlp_work_free(w);
@@ -214,21 +606,36 @@ void nn_mlp_work_free(nn_mlp_work_t *w) {
     for (int l = 0; l <= NN_MAX_LAYERS; l++) free(w->act[l]);
     free(w->grad_a);
     free(w->grad_b);
+    free(w->weights_t);
     memset(w, 0, sizeof *w);
 }
 
-/* One layer l: y = x W_l + b_l, ReLU unless it is the output layer. */
-static void mlp_layer(const nn_mlp_t *m, int l, const float *x, float *y, int B) {
+/* 1 when layer l runs on the kernels with w's scratch. */
+static int layer_on_kernels(const nn_mlp_t *m, const nn_mlp_work_t *w, int l) {
     int in = m->sizes[l], out = m->sizes[l + 1];
+    return w->weights_t && (size_t)in * out <= w->weights_t_cap && use_kernels(in, out);
+}
+
+/* One layer l: y = x W_l + b_l, ReLU unless it is the output layer. */
+static void mlp_layer(const nn_mlp_t *m, nn_mlp_work_t *w, int l, const float *x, float *y, int B) {
+    int in = m->sizes[l], out = m->sizes[l + 1], relu = l + 1 < m->n_layers;
+#ifdef NN_HAVE_KERNELS
+    if (layer_on_kernels(m, w, l)) {
+        kernel_forward(y, x, m->W[l], m->b[l], B, in, out, relu, w->weights_t);
+        return;
+    }
+#else
+    (void)w;
+#endif
     mm_forward(y, x, m->W[l], B, in, out);
-    add_bias_rows(y, m->b[l], B, out, l + 1 < m->n_layers);
+    add_bias_rows(y, m->b[l], B, out, relu);
 }
 
 void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
     if (B <= 0) return;
     int L = m->n_layers;
     memcpy(w->act[0], in, (size_t)B * m->sizes[0] * sizeof(float));
-    for (int l = 0; l < L; l++) mlp_layer(m, l, w->act[l], w->act[l + 1], B);
+    for (int l = 0; l < L; l++) mlp_layer(m, w, l, w->act[l], w->act[l + 1], B);
     memcpy(out, w->act[L], (size_t)B * m->sizes[L] * sizeof(float));
 }
 
@@ -238,31 +645,73 @@ void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, f
     const float *x = in;
     for (int l = 0; l < L; l++) {
         float *y = l + 1 == L ? out : (l % 2 == 0 ? w->grad_a : w->grad_b);
-        mlp_layer(m, l, x, y, B);
+        mlp_layer(m, w, l, x, y, B);
         x = y;
+    }
+}
+
+/* nn_mlp_backward and nn_mlp_backward_set: dparams += (accumulate) or = the gradient. */
+static void mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
+                         float *dparams, float *din, int accumulate) {
+    int L = m->n_layers;
+    if (dparams && !accumulate) {
+        if (B <= 0) {
+            memset(dparams, 0, m->n_params * sizeof(float));
+            return;
+        }
+        /* Bias gradients are sums taken as their rows go by: they start from 0. Weight
+         * gradients are stored by the kernels, or cleared below before OpenBLAS adds to them. */
+        for (int l = 0; l < L; l++)
+            memset(dparams + (m->b[l] - m->params), 0, (size_t)m->sizes[l + 1] * sizeof(float));
+    }
+    if (B <= 0) return;
+    /* g: gradient with respect to layer l's output (pre-ReLU once masked). */
+    const float *g = dout;
+    float *bufs[2] = {w->grad_a, w->grad_b};
+    int g_ready = 0; /* g already through layer l's ReLU and its bias sums taken (kernels) */
+    for (int l = L - 1; l >= 0; l--) {
+        int in = m->sizes[l], out = m->sizes[l + 1];
+        float *dW = dparams ? dparams + (m->W[l] - m->params) : NULL;
+        float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
+        float *dx = l > 0 ? bufs[l % 2] : din;
+        if (!g_ready) {
+            if (l + 1 < L) /* hidden layer: g is a work buffer here; through the ReLU, with db */
+                relu_mask_col_sums((float *)g, w->act[l + 1], db, B, out);
+            else if (db)
+                col_sums(db, g, B, out);
+        }
+        g_ready = 0;
+#ifdef NN_HAVE_KERNELS
+        if (layer_on_kernels(m, w, l)) {
+            if (dW) kernel_weight_grad(dW, w->act[l], g, B, in, out, accumulate);
+            if (dx) {
+                /* The layer below's ReLU and bias sums happen as dx is stored. */
+                float *db_below = l > 0 && dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
+                kernel_input_grad(dx, g, m->W[l], B, in, out, l > 0 ? w->act[l] : NULL, db_below,
+                                  w->weights_t);
+                g_ready = l > 0;
+            }
+            g = dx;
+            continue;
+        }
+#endif
+        if (dW) {
+            if (!accumulate) memset(dW, 0, (size_t)in * out * sizeof(float));
+            mm_weight_grad(dW, w->act[l], g, B, in, out);
+        }
+        if (dx) mm_input_grad(dx, g, m->W[l], B, in, out);
+        g = dx;
     }
 }
 
 void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B, float *dparams,
                      float *din) {
-    if (B <= 0) return;
-    int L = m->n_layers;
-    /* g: gradient with respect to layer l's output (pre-ReLU once masked). */
-    const float *g = dout;
-    float *bufs[2] = {w->grad_a, w->grad_b};
-    for (int l = L - 1; l >= 0; l--) {
-        int in = m->sizes[l], out = m->sizes[l + 1];
-        float *dW = dparams ? dparams + (m->W[l] - m->params) : NULL;
-        float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
-        if (l + 1 < L) /* hidden layer: g is a work buffer here; through the ReLU, fused with db */
-            relu_mask_col_sums((float *)g, w->act[l + 1], db, B, out);
-        else if (db)
-            col_sums(db, g, B, out);
-        if (dW) mm_weight_grad(dW, w->act[l], g, B, in, out);
-        float *dx = l > 0 ? bufs[l % 2] : din;
-        if (dx) mm_input_grad(dx, g, m->W[l], B, in, out);
-        g = dx;
-    }
+    mlp_backward(m, w, dout, B, dparams, din, 1);
+}
+
+void nn_mlp_backward_set(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
+                         float *dparams, float *din) {
+    mlp_backward(m, w, dout, B, dparams, din, 0);
 }
 
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B) {

@@ -28,6 +28,35 @@ void nn_adam_free(nn_adam_t *a) {
     a->m = a->v = NULL;
 }
 
+/* The update of n parameters, with the bias corrections folded into step and inv_sqrt_bc2.
+ * Inlined into a portable and an AVX-512 copy, each vectorised by the compiler. */
+static inline __attribute__((always_inline)) void
+adam_loop(size_t n, float *restrict params, const float *restrict grads, float *restrict m,
+          float *restrict v, float b1, float b2, float eps, float step, float inv_sqrt_bc2) {
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        float mi = b1 * m[i] + (1.0f - b1) * g;
+        float vi = b2 * v[i] + (1.0f - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] -= step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+static void adam_portable(size_t n, float *restrict params, const float *restrict grads,
+                          float *restrict m, float *restrict v, float b1, float b2, float eps,
+                          float step, float inv_sqrt_bc2) {
+    adam_loop(n, params, grads, m, v, b1, b2, eps, step, inv_sqrt_bc2);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void
+adam_avx512(size_t n, float *restrict params, const float *restrict grads, float *restrict m,
+            float *restrict v, float b1, float b2, float eps, float step, float inv_sqrt_bc2) {
+    adam_loop(n, params, grads, m, v, b1, b2, eps, step, inv_sqrt_bc2);
+}
+#endif
+
 void nn_adam_step(nn_adam_t *a, float *params, const float *grads) {
     a->t++;
     /* torch: step = lr / (1 - beta1^t); denom = sqrt(v) / sqrt(1 - beta2^t) + eps. */
@@ -35,14 +64,14 @@ void nn_adam_step(nn_adam_t *a, float *params, const float *grads) {
     double bc2 = 1.0 - pow(a->beta2, (double)a->t);
     float step = (float)(a->lr / bc1);
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
-    float *restrict m = a->m, *restrict v = a->v;
-    for (size_t i = 0; i < a->n; i++) {
-        float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (nn_simd_enabled()) {
+        adam_avx512(a->n, params, grads, a->m, a->v, a->beta1, a->beta2, a->eps, step,
+                    inv_sqrt_bc2);
+        return;
     }
+#endif
+    adam_portable(a->n, params, grads, a->m, a->v, a->beta1, a->beta2, a->eps, step, inv_sqrt_bc2);
 }
 
 void nn_polyak(float *target, const float *source, size_t n, float tau) {
