@@ -1,6 +1,7 @@
 /* odac-actor: parses flags (and ODAC_* env vars) into an actor_config_t, runs the actor loop
  * until the learner finishes the run or SIGTERM/SIGINT arrives, and exits 0 then (1 on bad
  * flags or an internal error). */
+#include "parent_watch.h"
 #include "actor.h"
 #include "env.h"
 #include "flags.h"
@@ -17,6 +18,7 @@ static void on_signal(int sig) {
 }
 
 int main(int argc, char **argv) {
+    parent_watch_from_env();
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "",

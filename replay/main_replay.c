@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "parent_watch.h"
 #include "env.h"
 #include "flags.h"
 #include "log.h"
@@ -12,6 +13,7 @@
 #include "replay_server.h"
 
 int main(int argc, char **argv) {
+    parent_watch_from_env();
     char insert_bind[FLAGS_STR_MAX] = "tcp://*:5601";
     char sample_bind[FLAGS_STR_MAX] = "tcp://*:5602";
     char env_name[FLAGS_STR_MAX] = "";

@@ -322,6 +322,10 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    /* Children end with this launcher even if it is killed (common/parent_watch.h). */
+    char self_pid[32];
+    snprintf(self_pid, sizeof self_pid, "%d", (int)getpid());
+    setenv("ODAC_EXIT_WITH_PARENT", self_pid, 1);
     loop = uv_default_loop();
     int port = (int)opt.base_port;
     char weights_ep[128], stats_ep[128], sample_eps[FLAGS_STR_MAX] = "",
