@@ -314,7 +314,7 @@ static void test_config(void) {
     CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &box, err, sizeof err), 0);
     CU_ASSERT_EQUAL(c.policy_hidden[0], 64);
     CU_ASSERT_EQUAL(c.reward_scale_auto, 0);
-    CU_ASSERT_EQUAL(c.clamp_discount, 0);
+    CU_ASSERT_EQUAL(c.clamp_discount, 1); /* project choice, learner_config.c */
     env_spec_t bad = {.name = "pong", .obs_dim = 2, .goal_dim = 2, .action_dim = 2};
     CU_ASSERT_EQUAL(learner_config_for_env(&c, &bad, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "pong"));
