@@ -192,6 +192,11 @@ fail:
 
 void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, char *err,
                   size_t errcap) {
+    return wire_socket_buffered(ctx, type, endpoint, bind, hwm, 0, err, errcap);
+}
+
+void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, int hwm,
+                           int kernel_buf, char *err, size_t errcap) {
     void *s = zmq_socket(ctx, type);
     if (!s) {
         snprintf(err, errcap, "zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -202,6 +207,10 @@ void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, 
     if (hwm > 0) {
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (kernel_buf > 0) {
+        zmq_setsockopt(s, ZMQ_SNDBUF, &kernel_buf, sizeof kernel_buf);
+        zmq_setsockopt(s, ZMQ_RCVBUF, &kernel_buf, sizeof kernel_buf);
     }
     int64_t max_size = (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096; /* larger frames drop the peer */
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);

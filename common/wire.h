@@ -70,6 +70,10 @@ Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t 
  * given high-water mark for both directions (0 keeps ZeroMQ's default). NULL with a message. */
 void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, char *err,
                   size_t errcap);
+/* The same with the kernel's send and receive buffers set to kernel_buf bytes before the bind
+ * or connect (0: the system's default), to keep few messages in flight behind a backpressure. */
+void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, int hwm,
+                           int kernel_buf, char *err, size_t errcap);
 /* Sends [tag][packed msg]; flags as zmq_send (e.g. ZMQ_DONTWAIT). When identity is non-NULL it
  * goes first (replies on a ROUTER socket). 0, or -1 with errno (EAGAIN when it would block). */
 int wire_send(void *sock, const zmq_msg_t *identity, const char *tag, const ProtobufCMessage *msg,

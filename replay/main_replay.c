@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
     char checkpoint_dir[FLAGS_STR_MAX] = "", heartbeat_file[FLAGS_STR_MAX] = "";
     long long shard_id = 0, capacity = 1000000, min_size = 1000, seed = 0, max_batch = 4096;
     long long obs_dim = 0, goal_dim = 0, action_dim = 0, horizon = 0;
-    long long max_pending = 256, insert_hwm = 64;
+    long long max_pending = 256, insert_hwm = 4;
     double samples_per_insert = 256, tolerance = 0, future_p = 0.8, env_goal_p = 0;
     double own_goal_p = -1, checkpoint_every_s = 300, stats_every_s = 10;
     int fresh = 0;

@@ -35,6 +35,8 @@ typedef struct {
     uint32_t batch_size;
 } pending_t;
 
+#define REPLAY_INSERT_KERNEL_BUF (32 * 1024) /* bytes of episodes the kernel holds */
+
 struct replay_server {
     replay_server_config_t cfg;
     replay_shard_t *shard;
@@ -70,7 +72,7 @@ void replay_server_config_defaults(replay_server_config_t *cfg) {
     cfg->checkpoint_every_s = 300;
     cfg->stats_every_s = 10;
     cfg->max_pending = 256;
-    cfg->insert_hwm = 64;
+    cfg->insert_hwm = 4;
 }
 
 replay_shard_t *replay_server_shard(replay_server_t *s) {
@@ -518,8 +520,11 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
         snprintf(err, errcap, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    s->insert_sock =
-        wire_socket(s->zctx, ZMQ_PULL, cfg->insert_bind, 1, cfg->insert_hwm, err, errcap);
+    /* Few episodes wait between an actor and the store while the rate limiter holds inserts
+     * back (a small queue and kernel buffer), so stored data is fresh and backpressure reaches
+     * the actors within a round. */
+    s->insert_sock = wire_socket_buffered(s->zctx, ZMQ_PULL, cfg->insert_bind, 1, cfg->insert_hwm,
+                                          REPLAY_INSERT_KERNEL_BUF, err, errcap);
     if (!s->insert_sock) goto fail;
     s->sample_sock = wire_socket(s->zctx, ZMQ_ROUTER, cfg->sample_bind, 1, 0, err, errcap);
     if (!s->sample_sock) goto fail;
