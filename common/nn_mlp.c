@@ -11,7 +11,9 @@
  *    that layer's bias column sums in the input gradient, accumulate or overwrite in the weight
  *    gradient. The input gradient needs W^T, transposed into the work's scratch per call.
  *  - OpenBLAS sgemm otherwise (large layers with several BLAS threads, CPUs without AVX-512, the
- *    nn_linear_* primitives), with one fused pass over each activation for the per-element work.
+ *    nn_linear_* primitives), always with beta 1 into a block we filled (bias rows or zeros),
+ *    since for beta 0 OpenBLAS clears the result one row at a time, and one fused pass over each
+ *    activation for the rest of the per-element work.
  * Both compute the same sums in different orders: results agree to float rounding. No allocation
  * happens outside nn_mlp_init and nn_mlp_work_init. */
 #include "nn.h"
@@ -110,9 +112,29 @@ static void mm_input_grad(float *dx, const float *g, const float *W, int B, int 
             for (int j = 0; j < in; j++) row[j] = gi * W[j];
         }
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, in, out, 1.0f, g, out, W, out, 0.0f,
+        /* beta 1 on a cleared block: OpenBLAS clears for beta 0 one row at a time */
+        memset(dx, 0, (size_t)B * in * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, in, out, 1.0f, g, out, W, out, 1.0f,
                     dx, in);
     }
+}
+
+/* y (B, out) = x (B, in) @ W (in, out) + b, then ReLU when relu: with y started at the bias rows
+ * and beta 1 (OpenBLAS clears for beta 0 one row at a time). */
+static void mm_forward_bias(float *y, const float *x, const float *W, const float *b, int B, int in,
+                            int out, int relu) {
+    if (out == 1) {
+        mm_forward(y, x, W, B, in, out);
+        add_bias_rows(y, b, B, out, relu);
+        return;
+    }
+    for (int i = 0; i < B; i++) {
+        float *restrict row = y + (size_t)i * out;
+        for (int j = 0; j < out; j++) row[j] = b[j];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out, 1.0f, y,
+                out);
+    if (relu) nn_relu_forward(y, (size_t)B * out);
 }
 
 /* ---- hand-written kernels ---- */
@@ -627,8 +649,7 @@ static void mlp_layer(const nn_mlp_t *m, nn_mlp_work_t *w, int l, const float *x
 #else
     (void)w;
 #endif
-    mm_forward(y, x, m->W[l], B, in, out);
-    add_bias_rows(y, m->b[l], B, out, relu);
+    mm_forward_bias(y, x, m->W[l], m->b[l], B, in, out, relu);
 }
 
 void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
