@@ -1,6 +1,8 @@
-/* rng: xoshiro256** seeded through splitmix64; normals by Box-Muller. */
+/* rng: xoshiro256** seeded through splitmix64; normals by Box-Muller (rng_normal_fill vectorised,
+ * see below). */
 #include "rng.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -171,12 +173,14 @@ __attribute__((target("avx512f"))) static void box_muller_avx512(int n_pairs, co
 }
 
 static int cpu_has_avx512(void) {
-    static int known = -1; /* idempotent: a race only repeats the check */
-    if (known < 0) {
+    static atomic_int known = -1; /* -1 not yet checked; a race only repeats the check */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        k = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
     }
-    return known;
+    return k;
 }
 #endif
 
