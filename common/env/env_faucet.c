@@ -52,10 +52,6 @@ typedef struct {
     double goal[FAU_DIM];
 } faucet_t;
 
-static double clampd(double x, double lo, double hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
-}
-
 static void fau_destroy(void *state) {
     faucet_t *s = state;
     if (!s) return;
@@ -186,17 +182,11 @@ static void fau_step(void *state, const float *action, float *obs, float *achiev
      * and inside the workspace. Free motion at full speed needs a lead of about 0.03 (one step
      * plus the hand's lag), so the bound only acts against an obstacle, where it caps the
      * constraint force. The target glides there in a straight line over the physics steps. */
-    const double *current = s->d->mocap_pos + 3 * s->mocap;
     double here[3];
     for (int i = 0; i < 3; i++)
         here[i] = s->m->body_pos[3 * s->hand_body + i] + s->d->qpos[s->hand_qpos + i];
-    double target[3];
-    for (int i = 0; i < 3; i++) {
-        double t = current[i] + FAU_MOVE_SCALE * (double)action[i];
-        t = clampd(t, here[i] - FAU_MAX_LEAD, here[i] + FAU_MAX_LEAD);
-        target[i] = clampd(t, fau_target_low[i], fau_target_high[i]);
-    }
-    env_mj_step_mocap_to(&s->mj, s->mocap, target);
+    env_mj_drive_mocap(&s->mj, s->mocap, here, action, FAU_MOVE_SCALE, FAU_MAX_LEAD, fau_target_low,
+                       fau_target_high);
     fau_observe(s, obs, achieved_goal);
     double hand2 = 0.0, handle2 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -213,12 +203,7 @@ static void fau_step(void *state, const float *action, float *obs, float *achiev
 static float fau_distance(const void *state, const float *achieved_goal,
                           const float *desired_goal) {
     (void)state;
-    float sum = 0.0f;
-    for (int i = 0; i < FAU_DIM; i++) {
-        float diff = achieved_goal[i] - desired_goal[i];
-        sum += diff * diff;
-    }
-    return sqrtf(sum);
+    return env_l2_distance(achieved_goal, desired_goal, FAU_DIM);
 }
 
 const env_ops_t env_faucet_ops = {

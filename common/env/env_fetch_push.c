@@ -188,16 +188,10 @@ static void fp_step(void *state, const float *action, float *obs, float *achieve
      * and inside the workspace. Free motion at full speed needs a lead of about 0.075 (one step
      * plus the gripper's lag), so the bound only acts against an obstacle, where it caps the
      * constraint force. The target glides there in a straight line over the physics steps. */
-    const double *current = s->d->mocap_pos + 3 * s->mocap;
     double here[3];
     fp_gripper_pos(s, here);
-    double target[3];
-    for (int i = 0; i < 3; i++) {
-        double t = current[i] + FP_MOVE_SCALE * (double)action[i];
-        t = clampd(t, here[i] - FP_MAX_LEAD, here[i] + FP_MAX_LEAD);
-        target[i] = clampd(t, fp_target_low[i], fp_target_high[i]);
-    }
-    env_mj_step_mocap_to(&s->mj, s->mocap, target);
+    env_mj_drive_mocap(&s->mj, s->mocap, here, action, FP_MOVE_SCALE, FP_MAX_LEAD, fp_target_low,
+                       fp_target_high);
     fp_observe(s, obs, achieved_goal);
     const double *block = s->d->qpos + s->block_qpos;
     double grip[3];
@@ -210,12 +204,7 @@ static void fp_step(void *state, const float *action, float *obs, float *achieve
 
 static float fp_distance(const void *state, const float *achieved_goal, const float *desired_goal) {
     (void)state;
-    float sum = 0.0f;
-    for (int i = 0; i < FP_GOAL_DIM; i++) {
-        float diff = achieved_goal[i] - desired_goal[i];
-        sum += diff * diff;
-    }
-    return sqrtf(sum);
+    return env_l2_distance(achieved_goal, desired_goal, FP_GOAL_DIM);
 }
 
 const env_ops_t env_fetch_push_ops = {

@@ -65,4 +65,13 @@ env_t *env_new_stream(const char *name, env_goal_mode_t goal_mode, uint64_t seed
 /* The number of steps since the last env_reset(). */
 int env_steps_taken(const env_t *env);
 
+/* The hand of the mocap-driven envs (window, faucet, fetch-push): the mocap target moves by
+ * scale * action, stays within max_lead of the hand's position `here` (so pushing against an
+ * obstacle caps the constraint force instead of dragging the hand through it) and inside
+ * [low, high], then glides there in a straight line over the physics steps. */
+void env_mj_drive_mocap(env_mj_t *mj, int mocap, const double *here, const float *action,
+                        double scale, double max_lead, const double *low, const double *high);
+/* L2 distance between two goal vectors of n floats. */
+float env_l2_distance(const float *a, const float *b, int n);
+
 #endif

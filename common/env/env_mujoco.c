@@ -1,6 +1,7 @@
 /* env_mujoco: what the MuJoCo envs share: where the MJCF models live, loading one with an error
  * that names the file, and stepping helpers (plain physics steps, a mocap hand moved gradually). */
 #include "env_internal.h"
+#include <math.h>
 #include <limits.h>
 #include <mujoco/mujoco.h>
 #include <pthread.h>
@@ -118,4 +119,29 @@ void env_clip_box(double *p, const double *lo, const double *hi, int n) {
         if (p[i] < lo[i]) p[i] = lo[i];
         if (p[i] > hi[i]) p[i] = hi[i];
     }
+}
+
+static double clamp_to(double x, double lo, double hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+void env_mj_drive_mocap(env_mj_t *mj, int mocap, const double *here, const float *action,
+                        double scale, double max_lead, const double *low, const double *high) {
+    const double *current = ((const mjData *)mj->data)->mocap_pos + 3 * mocap;
+    double target[3];
+    for (int i = 0; i < 3; i++) {
+        double t = current[i] + scale * (double)action[i];
+        t = clamp_to(t, here[i] - max_lead, here[i] + max_lead);
+        target[i] = clamp_to(t, low[i], high[i]);
+    }
+    env_mj_step_mocap_to(mj, mocap, target);
+}
+
+float env_l2_distance(const float *a, const float *b, int n) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float diff = a[i] - b[i];
+        sum += diff * diff;
+    }
+    return sqrtf(sum);
 }

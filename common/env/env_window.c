@@ -50,10 +50,6 @@ typedef struct {
     double goal[WIN_DIM];
 } window_t;
 
-static double clampd(double x, double lo, double hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
-}
-
 static void win_destroy(void *state) {
     window_t *s = state;
     if (!s) return;
@@ -170,17 +166,11 @@ static void win_step(void *state, const float *action, float *obs, float *achiev
      * and inside the workspace. Free motion at full speed needs a lead of about 0.03 (one step
      * plus the hand's lag), so the bound only acts against an obstacle, where it caps the
      * constraint force. The target glides there in a straight line over the physics steps. */
-    const double *current = s->d->mocap_pos + 3 * s->mocap;
     double here[3];
     for (int i = 0; i < 3; i++)
         here[i] = s->m->body_pos[3 * s->hand_body + i] + s->d->qpos[s->hand_qpos + i];
-    double target[3];
-    for (int i = 0; i < 3; i++) {
-        double t = current[i] + WIN_MOVE_SCALE * (double)action[i];
-        t = clampd(t, here[i] - WIN_MAX_LEAD, here[i] + WIN_MAX_LEAD);
-        target[i] = clampd(t, win_target_low[i], win_target_high[i]);
-    }
-    env_mj_step_mocap_to(&s->mj, s->mocap, target);
+    env_mj_drive_mocap(&s->mj, s->mocap, here, action, WIN_MOVE_SCALE, WIN_MAX_LEAD, win_target_low,
+                       win_target_high);
     win_observe(s, obs, achieved_goal);
     double hand2 = 0.0, handle2 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -197,12 +187,7 @@ static void win_step(void *state, const float *action, float *obs, float *achiev
 static float win_distance(const void *state, const float *achieved_goal,
                           const float *desired_goal) {
     (void)state;
-    float sum = 0.0f;
-    for (int i = 0; i < WIN_DIM; i++) {
-        float diff = achieved_goal[i] - desired_goal[i];
-        sum += diff * diff;
-    }
-    return sqrtf(sum);
+    return env_l2_distance(achieved_goal, desired_goal, WIN_DIM);
 }
 
 const env_ops_t env_window_ops = {
