@@ -147,7 +147,7 @@ export ODAC_HOST_PORT_WEIGHTS ODAC_HOST_PORT_STATS ODAC_HOST_PORT_REPLAY0 ODAC_H
 # Small and fast: the run must not end by itself while the test runs.
 export ODAC_MAX_ENV_STEPS=100000000 ODAC_TARGET_DISTANCE=0
 export ODAC_HIDDEN=64,64 ODAC_MODEL_HIDDEN=64,64 ODAC_BATCH_SIZE=64 ODAC_THREADS=1
-export ODAC_LOG_EVERY_S=2 ODAC_CHECKPOINT_EVERY=200
+export ODAC_LOG_EVERY_S=2 ODAC_CHECKPOINT_EVERY=2000
 # A low sample-to-insert ratio so the shards' rate limiter lets env steps flow steadily.
 export ODAC_MIN_SIZE=200 ODAC_SAMPLES_PER_INSERT=32 ODAC_CHECKPOINT_EVERY_S=5 ODAC_STATS_EVERY_S=5
 export ODAC_NUM_ENVS=2 ODAC_RANDOM_STEPS=200 ODAC_EVAL_EVERY=2 ODAC_EVAL_EPISODES=2
@@ -176,7 +176,10 @@ have_eval() {
 steps_above() { local e; e=$(env_steps); [ -n "$e" ] && [ "$e" -gt "$1" ]; }
 updates_above() { local u; u=$(updates); [ -n "$u" ] && [ "$u" -gt "$1" ]; }
 logs_of() { "${compose[@]}" logs --no-color "$1" 2>/dev/null; }
-learner_log_has() { logs_of learner | grep -qE "$1"; }
+# log_has SERVICE REGEX. grep -c reads the whole log: grep -q would stop at the first match and,
+# with pipefail, the writer's SIGPIPE would turn a match into a failure on a long log.
+log_has() { [ "$(logs_of "$1" | grep -cE "$2")" -gt 0 ]; }
+learner_log_has() { log_has learner "$1"; }
 
 if wait_for 240 "learner updates in progress.csv" have_updates &&
   wait_for 180 "an evaluation result in progress.csv" have_eval; then
@@ -202,6 +205,8 @@ if [ -n "$rid" ] && wait_for 60 "learner log: actor $rid joined" learner_log_has
   ok "remote actor (docker run --network host, ODAC_* addresses) joined as actor $rid"
 else
   fail "remote actor did not join (id '$rid')"
+  docker logs --tail 20 "$remote_actor" 2>&1 | sed "s/^/  remote: /" >&2
+  logs_of learner | grep -E "joined|rejected" | tail -n 10 | sed "s/^/  learner: /" >&2
 fi
 docker rm -f "$remote_actor" >/dev/null 2>&1
 remote_actor=""
@@ -258,8 +263,8 @@ timeout 120 "${compose[@]}" down --timeout 30 >/dev/null 2>&1
 resumed_line() { logs_of learner | grep -E 'resumed from .* at update [1-9]'; }
 resumed() { resumed_line >/dev/null; }
 both_restored() {
-  logs_of replay0 | grep -qE 'restored .*: [1-9][0-9]* transitions' &&
-    logs_of replay1 | grep -qE 'restored .*: [1-9][0-9]* transitions'
+  log_has replay0 'restored .*: [1-9][0-9]* transitions' &&
+    log_has replay1 'restored .*: [1-9][0-9]* transitions'
 }
 if up 2 && wait_for 60 "learner log: resumed from its checkpoint" resumed &&
   wait_for 30 "both shards restored" both_restored &&
