@@ -63,26 +63,12 @@ static int fau_find(const faucet_t *s, int type, const char *name, char *err, si
     return env_mj_name2id(&s->mj, type, name, err, errcap);
 }
 
-/* Checks that the hand hangs from the world on three consecutive world-axis slides, so that its
- * position is body_pos + (qx, qy, qz). */
+/* The hand hangs from the world on three world-axis slides: its position is
+ * body_pos + (qx, qy, qz). */
 static int fau_check_hand(faucet_t *s, char *err, size_t errcap) {
     static const char *const slides[3] = {"hand_x", "hand_y", "hand_z"};
-    const mjModel *m = s->m;
-    for (int i = 0; i < 3; i++) {
-        int j = fau_find(s, mjOBJ_JOINT, slides[i], err, errcap);
-        if (j < 0) return -1;
-        if (i == 0) {
-            s->hand_qpos = m->jnt_qposadr[j];
-            s->hand_dof = m->jnt_dofadr[j];
-        }
-        if (m->jnt_type[j] != mjJNT_SLIDE || m->jnt_bodyid[j] != s->hand_body ||
-            m->jnt_qposadr[j] != s->hand_qpos + i || m->jnt_dofadr[j] != s->hand_dof + i ||
-            m->jnt_axis[3 * j + i] != 1.0 || m->body_parentid[s->hand_body] != 0) {
-            if (err && errcap) snprintf(err, errcap, "faucet: unexpected hand joints");
-            return -1;
-        }
-    }
-    return 0;
+    return env_mj_hand_slides(&s->mj, s->hand_body, slides, "faucet", &s->hand_qpos, &s->hand_dof,
+                              err, errcap);
 }
 
 static int fau_create(void **state, env_goal_mode_t goal_mode, rng_t rng, char *err,

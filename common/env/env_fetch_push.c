@@ -98,20 +98,11 @@ static int fp_create(void **state, env_goal_mode_t goal_mode, rng_t rng, char *e
         if (err && errcap) snprintf(err, errcap, "fetch-push: unexpected model structure");
         goto fail;
     }
-    s->gripper_qpos = m->jnt_qposadr[gx];
-    s->gripper_dof = m->jnt_dofadr[gx];
     /* The observation reads the three slides as consecutive world-axis coordinates. */
     static const char *const slides[3] = {"gripper_x", "gripper_y", "gripper_z"};
-    for (int i = 0; i < 3; i++) {
-        int j = fp_find(s, mjOBJ_JOINT, slides[i], err, errcap);
-        if (j < 0) goto fail;
-        if (m->jnt_type[j] != mjJNT_SLIDE || m->jnt_qposadr[j] != s->gripper_qpos + i ||
-            m->jnt_dofadr[j] != s->gripper_dof + i || m->jnt_axis[3 * j + i] != 1.0 ||
-            m->body_parentid[s->gripper_body] != 0) {
-            if (err && errcap) snprintf(err, errcap, "fetch-push: unexpected gripper joints");
-            goto fail;
-        }
-    }
+    if (env_mj_hand_slides(&s->mj, s->gripper_body, slides, "fetch-push", &s->gripper_qpos,
+                           &s->gripper_dof, err, errcap) != 0)
+        goto fail;
     s->block_qpos = m->jnt_qposadr[block_joint];
     s->block_dof = m->jnt_dofadr[block_joint];
     s->gripper_lift = m->body_subtreemass[s->gripper_body] * -m->opt.gravity[2];

@@ -71,6 +71,11 @@ int env_steps_taken(const env_t *env);
  * [low, high], then glides there in a straight line over the physics steps. */
 void env_mj_drive_mocap(env_mj_t *mj, int mocap, const double *here, const float *action,
                         double scale, double max_lead, const double *low, const double *high);
+/* Checks that body hangs from the world on three consecutive world-axis slide joints named
+ * slides[0..2] (x, y, z), so its position is body_pos + qpos[*qpos_adr .. + 2]; sets the qpos and
+ * dof addresses of the first slide. 0, or -1 with a message naming env. */
+int env_mj_hand_slides(const env_mj_t *mj, int body, const char *const slides[3], const char *env,
+                       int *qpos_adr, int *dof_adr, char *err, size_t errcap);
 /* L2 distance between two goal vectors of n floats. */
 float env_l2_distance(const float *a, const float *b, int n);
 

@@ -137,6 +137,26 @@ void env_mj_drive_mocap(env_mj_t *mj, int mocap, const double *here, const float
     env_mj_step_mocap_to(mj, mocap, target);
 }
 
+int env_mj_hand_slides(const env_mj_t *mj, int body, const char *const slides[3], const char *env,
+                       int *qpos_adr, int *dof_adr, char *err, size_t errcap) {
+    const mjModel *m = mj->model;
+    for (int i = 0; i < 3; i++) {
+        int j = env_mj_name2id(mj, mjOBJ_JOINT, slides[i], err, errcap);
+        if (j < 0) return -1;
+        if (i == 0) {
+            *qpos_adr = m->jnt_qposadr[j];
+            *dof_adr = m->jnt_dofadr[j];
+        }
+        if (m->jnt_type[j] != mjJNT_SLIDE || m->jnt_bodyid[j] != body ||
+            m->jnt_qposadr[j] != *qpos_adr + i || m->jnt_dofadr[j] != *dof_adr + i ||
+            m->jnt_axis[3 * j + i] != 1.0 || m->body_parentid[body] != 0) {
+            if (err && errcap) snprintf(err, errcap, "%s: unexpected joints of the hand", env);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 float env_l2_distance(const float *a, const float *b, int n) {
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
