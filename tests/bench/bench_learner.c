@@ -12,6 +12,7 @@
  * cpu_sgemm_gflops, cpu_roofline_frac): with one BLAS thread all work runs on the calling thread,
  * so these stay meaningful when other processes load the machine (wall figures then drop).
  * Threads: 1 and 2 (nn_set_threads); ODAC_THREADS=n runs n only. */
+#include "benchutil.h"
 #include "learner_core.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -43,40 +44,6 @@ static double cpu_now(void) {
 typedef struct {
     double wall, cpu;
 } rate_t;
-
-static float *random_floats(rng_t *r, size_t n) {
-    float *x = malloc(n * sizeof(float));
-    if (!x) {
-        fprintf(stderr, "bench_learner: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) x[i] = 2.0f * rng_uniform(r) - 1.0f;
-    return x;
-}
-
-/* "host / cpu model", with characters JSON would need escaped replaced. */
-static void machine_name(char *out, size_t cap) {
-    char host[128] = "unknown", cpu[256] = "unknown cpu";
-    gethostname(host, sizeof host - 1);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *colon = strchr(line, ':');
-                if (colon) {
-                    snprintf(cpu, sizeof cpu, "%s", colon + 1 + (colon[1] == ' '));
-                    cpu[strcspn(cpu, "\n")] = 0;
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    snprintf(out, cap, "%s / %s", host, cpu);
-    for (char *c = out; *c; c++)
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
-}
 
 typedef struct {
     int M, N, K;
@@ -135,7 +102,7 @@ static void bench_shape(const char *shape, const env_spec_t *spec, int threads, 
     float *bufs[N_BATCHES];
     int O = cfg.obs_dim, G = cfg.goal_dim, A = cfg.action_dim;
     for (int i = 0; i < N_BATCHES; i++) {
-        float *p = bufs[i] = random_floats(&r, (size_t)BATCH * (2 * O + A + 3 * G));
+        float *p = bufs[i] = bench_random_floats(&r, (size_t)BATCH * (2 * O + A + 3 * G));
         learner_batch_t b = {BATCH,
                              p,
                              p + BATCH * O,
@@ -175,13 +142,13 @@ static void bench_shape(const char *shape, const env_spec_t *spec, int threads, 
 
 int main(void) {
     char machine[400];
-    machine_name(machine, sizeof machine);
+    bench_machine_name(machine, sizeof machine);
     rng_t r;
     rng_seed(&r, 12345, 0);
     sgemm_t sg = {BATCH, 300, 400, NULL, NULL, NULL};
-    sg.A = random_floats(&r, (size_t)sg.M * sg.K);
-    sg.B = random_floats(&r, (size_t)sg.K * sg.N);
-    sg.C = random_floats(&r, (size_t)sg.M * sg.N);
+    sg.A = bench_random_floats(&r, (size_t)sg.M * sg.K);
+    sg.B = bench_random_floats(&r, (size_t)sg.K * sg.N);
+    sg.C = bench_random_floats(&r, (size_t)sg.M * sg.N);
     /* The shapes of ENVS.md (dims as the env registry gives them). */
     env_spec_t ant = {
         .name = "ant", .obs_dim = 30, .goal_dim = 15, .action_dim = 8, .success_threshold = 0.5f};

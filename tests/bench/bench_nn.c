@@ -7,6 +7,7 @@
  * in alternating rounds (MLP ~0.1 s, sgemm ~0.05 s, ROUNDS times, about 0.75 s per line) and each
  * figure is its best round, so load from other processes hits both alike. Threads come from
  * ODAC_THREADS (default 1). */
+#include "benchutil.h"
 #include "nn.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -61,54 +62,20 @@ static void run_mlp(void *p) {
     nn_mlp_backward(c->m, c->w, c->dout, c->B, c->dparams, c->din);
 }
 
-static float *random_floats(rng_t *r, size_t n) {
-    float *x = malloc(n * sizeof(float));
-    if (!x) {
-        fprintf(stderr, "bench_nn: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) x[i] = 2.0f * rng_uniform(r) - 1.0f;
-    return x;
-}
-
-/* "host / cpu model", with characters JSON would need escaped replaced. */
-static void machine_name(char *out, size_t cap) {
-    char host[128] = "unknown", cpu[256] = "unknown cpu";
-    gethostname(host, sizeof host - 1);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) == 0) {
-                char *colon = strchr(line, ':');
-                if (colon) {
-                    snprintf(cpu, sizeof cpu, "%s", colon + 1 + (colon[1] == ' '));
-                    cpu[strcspn(cpu, "\n")] = 0;
-                }
-                break;
-            }
-        }
-        fclose(f);
-    }
-    snprintf(out, cap, "%s / %s", host, cpu);
-    for (char *c = out; *c; c++)
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
-}
-
 int main(void) {
     const char *env = getenv("ODAC_THREADS");
     int threads = env && atoi(env) > 0 ? atoi(env) : 1;
     nn_set_threads(threads);
     char machine[400];
-    machine_name(machine, sizeof machine);
+    bench_machine_name(machine, sizeof machine);
     rng_t r;
     rng_seed(&r, 12345, 0);
 
     enum { BATCH = 256, IN = 53, OUT = 1 };
     sgemm_ctx_t sg = {BATCH, 300, 400, NULL, NULL, NULL};
-    sg.A = random_floats(&r, (size_t)sg.M * sg.K);
-    sg.B = random_floats(&r, (size_t)sg.K * sg.N);
-    sg.C = random_floats(&r, (size_t)sg.M * sg.N);
+    sg.A = bench_random_floats(&r, (size_t)sg.M * sg.K);
+    sg.B = bench_random_floats(&r, (size_t)sg.K * sg.N);
+    sg.C = bench_random_floats(&r, (size_t)sg.M * sg.N);
 
     const int hidden[][2] = {{64, 64}, {256, 256}, {400, 300}};
     for (size_t h = 0; h < sizeof hidden / sizeof *hidden; h++) {
@@ -119,11 +86,11 @@ int main(void) {
             return 1;
         }
         mlp_ctx_t c = {&m, &w, BATCH, NULL, NULL, NULL, NULL, NULL};
-        c.x = random_floats(&r, (size_t)BATCH * IN);
-        c.out = random_floats(&r, (size_t)BATCH * OUT);
-        c.dout = random_floats(&r, (size_t)BATCH * OUT);
-        c.dparams = random_floats(&r, m.n_params);
-        c.din = random_floats(&r, (size_t)BATCH * IN);
+        c.x = bench_random_floats(&r, (size_t)BATCH * IN);
+        c.out = bench_random_floats(&r, (size_t)BATCH * OUT);
+        c.dout = bench_random_floats(&r, (size_t)BATCH * OUT);
+        c.dparams = bench_random_floats(&r, m.n_params);
+        c.din = bench_random_floats(&r, (size_t)BATCH * IN);
         run_mlp(&c); /* warm up */
         run_sgemm(&sg);
         double best_mlp = 0.0, best_sgemm = 0.0;
