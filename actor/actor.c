@@ -64,6 +64,7 @@ struct actor {
     uint32_t policy_cols[ACTOR_MAX_POLICY_LAYERS]; /* fan-out of each layer */
     Odac__PolicyWeights *stashed; /* newest weights that arrived during an evaluation */
     rng_t explore_rng;
+    float explore_eps, explore_noise; /* in force: the actor's flags, else the learner's word */
 
     /* The current step, env-major. */
     float *obs;            /* (n, O) */
@@ -112,6 +113,9 @@ void actor_config_default(actor_config_t *cfg) {
     cfg->send_queue = 4;
     cfg->stats_interval_ms = 1000;
     cfg->backpressure_wait_ms = 30000; /* then keep stepping, dropping the oldest */
+    cfg->random_eps = -1.0f;           /* the learner's word (weights messages) */
+    cfg->action_noise = -1.0f;
+    cfg->env_action_noise = 0.0f;
 }
 
 /* Splits the comma-separated list into endpoints (copied into out[k], each < ACTOR_ENDPOINT_MAX);
@@ -190,6 +194,19 @@ int actor_config_validate(const actor_config_t *cfg, char *err, size_t errcap) {
     }
     if (cfg->backpressure_wait_ms < -1) {
         snprintf(err, errcap, "actor: --backpressure-wait-ms must be -1, 0 or a duration in ms");
+        return -1;
+    }
+    if (!(cfg->random_eps == -1.0f || (cfg->random_eps >= 0.0f && cfg->random_eps <= 1.0f))) {
+        snprintf(err, errcap, "actor: --random-eps must be in [0, 1], or -1 for the learner's");
+        return -1;
+    }
+    if (!(cfg->action_noise == -1.0f ||
+          (cfg->action_noise >= 0.0f && cfg->action_noise <= 10.0f))) {
+        snprintf(err, errcap, "actor: --action-noise must be in [0, 10], or -1 for the learner's");
+        return -1;
+    }
+    if (!(cfg->env_action_noise >= 0.0f && cfg->env_action_noise <= 10.0f)) {
+        snprintf(err, errcap, "actor: --env-action-noise must be in [0, 10]");
         return -1;
     }
     if (cfg->stats_interval_ms < 0) {
@@ -333,6 +350,9 @@ actor_t *actor_new(const actor_config_t *cfg, void *zmq_ctx, char *err, size_t e
     a->explore_rng = rng_split(&root);
     a->envs = env_batch_new(cfg->env_name, cfg->goal_mode, a->n, env_seed, err, errcap);
     if (!a->envs) goto fail;
+    for (int i = 0; i < a->n; i++) /* the env's own noise: training and evaluation alike */
+        if (env_set_action_noise(env_batch_get(a->envs, i), cfg->env_action_noise, err, errcap))
+            goto fail;
 
     size_t n = (size_t)a->n, O = (size_t)a->O, G = (size_t)a->G, A = (size_t)a->A;
     size_t H = (size_t)a->H;
@@ -410,6 +430,29 @@ fail:
     return NULL;
 }
 
+/* ---- exploration ---- */
+
+/* On top of the policy's own sample: each env's action is, with probability explore_eps, replaced
+ * by a uniformly random one, else perturbed by N(0, explore_noise^2) per dim and clipped to the
+ * action bounds (the HER implementations' epsilon-random actions and Gaussian noise). */
+static void explore(actor_t *a) {
+    if (a->explore_eps <= 0.0f && a->explore_noise <= 0.0f) return;
+    int A = a->A;
+    float lo = a->spec.action_low, hi = a->spec.action_high, span = hi - lo;
+    for (int i = 0; i < a->n; i++) {
+        float *act = a->actions + (size_t)i * A;
+        if (a->explore_eps > 0.0f && rng_uniform(&a->explore_rng) < a->explore_eps) {
+            for (int k = 0; k < A; k++) act[k] = lo + span * rng_uniform(&a->explore_rng);
+            continue;
+        }
+        if (a->explore_noise <= 0.0f) continue;
+        for (int k = 0; k < A; k++) {
+            float v = act[k] + a->explore_noise * rng_normal(&a->explore_rng);
+            act[k] = v < lo ? lo : (v > hi ? hi : v);
+        }
+    }
+}
+
 /* ---- weights ---- */
 
 static void count_reject(actor_t *a, wire_reject_t reason, const char *why) {
@@ -443,7 +486,15 @@ static void apply_weights(actor_t *a, Odac__PolicyWeights *w) {
             return;
         }
     }
-    /* A failed load leaves the policy in use unchanged. */
+    /* A failed load leaves the policy in use unchanged. The normaliser travels with the weights
+     * (the learner standardised inputs with exactly these statistics for them). */
+    if (policy_set_normalization(target, w->n_obs_mean ? w->obs_mean : NULL, w->obs_std,
+                                 w->goal_mean, w->goal_std, w->norm_clip) != 0) {
+        count_reject(a, WIRE_REJECT_DIMS, "normaliser does not fit the policy");
+        if (!same) policy_free(target);
+        odac__policy_weights__free_unpacked(w, NULL);
+        return;
+    }
     if (policy_load_params(target, w->data, w->n_data) != 0) {
         count_reject(a, WIRE_REJECT_DIMS, "parameter block does not fit the policy");
         if (!same) policy_free(target);
@@ -460,6 +511,8 @@ static void apply_weights(actor_t *a, Odac__PolicyWeights *w) {
     }
     a->c.has_policy = 1;
     a->c.policy_version = w->version;
+    a->explore_eps = a->cfg.random_eps >= 0.0f ? a->cfg.random_eps : w->explore_random_eps;
+    a->explore_noise = a->cfg.action_noise >= 0.0f ? a->cfg.action_noise : w->explore_action_noise;
     a->c.weights_applied++;
     odac__policy_weights__free_unpacked(w, NULL);
 }
@@ -757,6 +810,7 @@ int actor_step(actor_t *a, char *err, size_t errcap) {
         for (int k = 0; k < n * A; k++) a->actions[k] = lo + span * rng_uniform(&a->explore_rng);
     } else {
         policy_act(a->policy, a->obs, a->desired_goal, n, 0, &a->explore_rng, a->actions);
+        explore(a);
     }
     if (env_batch_step(a->envs, a->actions, a->obs, a->achieved_goal, a->info, err, errcap) != 0)
         return -1;

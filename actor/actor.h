@@ -44,6 +44,13 @@ typedef struct {
      * counting env steps whose episodes nobody stores. */
     int backpressure_wait_ms;
     char heartbeat_file[ACTOR_ENDPOINT_MAX]; /* touched from actor_run's loop; empty: none */
+    /* Exploration on top of the stochastic policy: probability of a uniformly random action per
+     * env step, and std of Gaussian noise added to the sampled action (clipped to the bounds).
+     * -1: what the learner's weights messages say (the run's per-env defaults). */
+    float random_eps, action_noise;
+    /* std of the env's own action noise (env_set_action_noise: the authors' noisy-action wrapper,
+     * in training and evaluation episodes alike); 0: none. */
+    float env_action_noise;
 } actor_config_t;
 
 /* Defaults: actor 0, 1 env, 1000 random steps, eval every 10 episodes x 10, seed 0, fixed goal,

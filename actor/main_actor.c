@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
                 heartbeat_file[FLAGS_STR_MAX] = "";
     long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
+    double random_eps = -1, action_noise = -1, env_action_noise = 0;
     const flag_t table[] = {
         {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
         {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},
@@ -51,6 +52,12 @@ int main(int argc, char **argv) {
          "does, 0: never wait, drop the oldest queued episodes)"},
         {"stats-interval-ms", FLAG_INT, &stats_interval_ms, 0, 3600000,
          "period of the stats sent to the learner"},
+        {"random-eps", FLAG_DOUBLE, &random_eps, -1, 1,
+         "probability of a uniformly random action per step (-1: the run's, from the learner)"},
+        {"action-noise", FLAG_DOUBLE, &action_noise, -1, 10,
+         "std of Gaussian noise added to sampled actions (-1: the run's, from the learner)"},
+        {"env-action-noise", FLAG_DOUBLE, &env_action_noise, 0, 10,
+         "std of the env's own action noise, in evaluation too (the authors' box2d wrapper)"},
     };
     const int n_flags = (int)(sizeof table / sizeof table[0]);
     char err[1024];
@@ -85,6 +92,9 @@ int main(int argc, char **argv) {
     cfg.send_queue = (int)send_queue;
     cfg.stats_interval_ms = (int)stats_interval_ms;
     cfg.backpressure_wait_ms = (int)backpressure_wait_ms;
+    cfg.random_eps = (float)random_eps;
+    cfg.action_noise = (float)action_noise;
+    cfg.env_action_noise = (float)env_action_noise;
     if (strcmp(goal_mode, "fixed") == 0) {
         cfg.goal_mode = ENV_GOAL_FIXED;
     } else if (strcmp(goal_mode, "random") == 0) {

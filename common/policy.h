@@ -21,6 +21,13 @@ size_t policy_param_count(const policy_t *p);
  * policy. 0; or -1, the policy unchanged, when n is not policy_param_count or a value is not
  * finite. */
 int policy_load_params(policy_t *p, const float *data, size_t n);
+/* Input normalisation of the weights in use: the network sees clip((obs - obs_mean) / obs_std,
+ * +-clip) ++ the same of the goal (normalizer.h). The arrays (obs_dim, obs_dim, goal_dim,
+ * goal_dim) are copied; obs_mean NULL turns normalisation off (the default). 0, or -1, the
+ * policy unchanged, for a NULL array among the others, a non-finite value, a std or clip that is
+ * not positive. */
+int policy_set_normalization(policy_t *p, const float *obs_mean, const float *obs_std,
+                             const float *goal_mean, const float *goal_std, float clip);
 /* actions (B, action_dim) for obs (B, obs_dim) and goal (B, goal_dim): tanh(mean) when
  * deterministic (rng unused, may be NULL), else tanh(mean + std * noise) with noise ~ N(0, 1) from
  * rng (B * action_dim draws, row-major, as the learner draws its policy noise). 0, or -1 when B is

@@ -147,6 +147,29 @@ Odac__PolicyWeights *wire_decode_policy_weights(const void *data, size_t len,
                msg->layers[msg->n_layers - 1]->cols, 2 * dims->action_dim);
     CHECK_LEN(data, want, "policy weights")
     CHECK_FINITE(data, "policy weights")
+    if (msg->n_obs_mean || msg->n_obs_std || msg->n_goal_mean || msg->n_goal_std) {
+        CHECK_LEN(obs_mean, dims->obs_dim, "policy weights normaliser")
+        CHECK_LEN(obs_std, dims->obs_dim, "policy weights normaliser")
+        CHECK_LEN(goal_mean, dims->goal_dim, "policy weights normaliser")
+        CHECK_LEN(goal_std, dims->goal_dim, "policy weights normaliser")
+        CHECK_FINITE(obs_mean, "policy weights normaliser")
+        CHECK_FINITE(goal_mean, "policy weights normaliser")
+        for (size_t i = 0; i < msg->n_obs_std; i++)
+            if (!(msg->obs_std[i] > 0.0f) || !isfinite(msg->obs_std[i]))
+                REJECT(WIRE_REJECT_DIMS, "policy weights: obs_std[%zu] = %g (must be positive)", i,
+                       (double)msg->obs_std[i]);
+        for (size_t i = 0; i < msg->n_goal_std; i++)
+            if (!(msg->goal_std[i] > 0.0f) || !isfinite(msg->goal_std[i]))
+                REJECT(WIRE_REJECT_DIMS, "policy weights: goal_std[%zu] = %g (must be positive)", i,
+                       (double)msg->goal_std[i]);
+        if (!(msg->norm_clip > 0.0f) || !isfinite(msg->norm_clip))
+            REJECT(WIRE_REJECT_DIMS, "policy weights: norm_clip = %g (must be positive)",
+                   (double)msg->norm_clip);
+    }
+    if (!(msg->explore_random_eps >= 0.0f && msg->explore_random_eps <= 1.0f) ||
+        !(msg->explore_action_noise >= 0.0f && msg->explore_action_noise <= 10.0f))
+        REJECT(WIRE_REJECT_DIMS, "policy weights: exploration (eps %g, noise %g) out of range",
+               (double)msg->explore_random_eps, (double)msg->explore_action_noise);
     return msg;
 fail:
     if (msg) odac__policy_weights__free_unpacked(msg, NULL);

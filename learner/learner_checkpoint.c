@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define LEARNER_CKPT_MAGIC 0x4e4c444fu /* "ODLN" */
-#define LEARNER_CKPT_VERSION 1u
+#define LEARNER_CKPT_VERSION 2u        /* 2: input normalisers */
 
 /* The shape a checkpoint must match. */
 typedef struct {
@@ -131,6 +131,12 @@ static int pieces_of(learner_t *L, piece_t *p) {
     PIECE(&L->reward_ema, sizeof L->reward_ema);
     PIECE(&L->reward_ema_init, sizeof L->reward_ema_init);
     PIECE(&L->updates, sizeof L->updates);
+    normalizer_t *norms[2] = {L->obs_norm, L->goal_norm};
+    for (int k = 0; k < 2; k++) {
+        PIECE(&norms[k]->count, sizeof norms[k]->count);
+        PIECE(norms[k]->sum, (size_t)norms[k]->dim * sizeof(double));
+        PIECE(norms[k]->sumsq, (size_t)norms[k]->dim * sizeof(double));
+    }
     PIECE(L->rng.s, sizeof L->rng.s);
 #undef PIECE
     return n;
@@ -193,6 +199,8 @@ int learner_load(learner_t *L, const char *path, char *err, size_t errcap) {
     for (int i = 0; i < n; i++) ckpt_reader_read(r, pieces[i].data, pieces[i].bytes);
     ckpt_reader_close(&r);
     L->reward_ema_init = L->reward_ema_init ? 1 : 0;
+    normalizer_restore(L->obs_norm);
+    normalizer_restore(L->goal_norm);
     learner_stats_reset(&L->stats);
     return 0;
 }

@@ -2,6 +2,7 @@
  * scripts"), the per-env table, variant names and validation with a message naming the bad field.
  */
 #include "learner_core.h"
+#include "normalizer.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,11 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->model_log_std_min = -2.0f;
     cfg->model_log_std_max = 2.0f;
     cfg->her_eps = 0.5f;
+    cfg->clip_target = 0;
+    cfg->normalize = 0;
+    cfg->norm_clip = NORMALIZER_DEFAULT_CLIP;
+    cfg->explore_random_eps = 0.0f;
+    cfg->explore_action_noise = 0.0f;
     cfg->seed = 0;
 }
 
@@ -103,12 +109,19 @@ typedef struct {
     int reward_scale_auto;
     float reward_scale_k;
     int clamp_discount;
+    int normalize, clip_target;
+    float model_std_min, model_std_max; /* bounds of the outcome model's std, goal units */
+    float random_eps, action_noise;     /* exploration the actors are told */
 } env_defaults_t;
 
 static const env_defaults_t env_table[] = {
-    {"box2d", 64, 64, 0, 1.0f, 1},         {"ant", 400, 300, 1, 100.0f, 1},
-    {"sawyer-push", 400, 300, 0, 1.0f, 0}, {"fetch-push", 64, 64, 0, 1.0f, 0},
-    {"window", 64, 64, 0, 1.0f, 0},        {"faucet", 64, 64, 0, 1.0f, 0},
+    /* name        hidden    auto  k     clamp norm clip std min  max    eps   noise */
+    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.1353f, 7.389f, 0.0f, 0.0f},
+    {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f},
+    {"sawyer-push", 400, 300, 0, 1.0f, 0, 1, 1, 0.01f, 1.0f, 0.0f, 0.0f},
+    {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.01f, 1.0f, 0.0f, 0.0f},
+    {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.01f, 1.0f, 0.0f, 0.0f},
+    {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.01f, 1.0f, 0.0f, 0.0f},
 };
 
 int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *err,
@@ -126,6 +139,12 @@ int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *
         cfg->reward_scale_auto = e->reward_scale_auto;
         cfg->reward_scale_k = e->reward_scale_k;
         cfg->clamp_discount = e->clamp_discount;
+        cfg->normalize = e->normalize;
+        cfg->clip_target = e->clip_target;
+        cfg->model_log_std_min = logf(e->model_std_min);
+        cfg->model_log_std_max = logf(e->model_std_max);
+        cfg->explore_random_eps = e->random_eps;
+        cfg->explore_action_noise = e->action_noise;
         return 0;
     }
     snprintf(err, errcap,
@@ -207,10 +226,20 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
             "%d", cfg->model_state_log_std, "0 or 1");
     REQUIRE(isfinite(cfg->model_log_std_min), "model_log_std_min", "%g",
             (double)cfg->model_log_std_min, "must be finite");
-    REQUIRE(isfinite(cfg->model_log_std_max) && cfg->model_log_std_max >= cfg->model_log_std_min,
+    REQUIRE(isfinite(cfg->model_log_std_max) && cfg->model_log_std_max > cfg->model_log_std_min,
             "model_log_std_max", "%g", (double)cfg->model_log_std_max,
-            "must be finite and >= model_log_std_min");
+            "must be finite and > model_log_std_min");
     REQUIRE(cfg->her_eps > 0.0f && isfinite(cfg->her_eps), "her_eps", "%g", (double)cfg->her_eps,
             "must be positive");
+    REQUIRE(cfg->clip_target == 0 || cfg->clip_target == 1, "clip_target", "%d", cfg->clip_target,
+            "0 or 1");
+    REQUIRE(cfg->normalize == 0 || cfg->normalize == 1, "normalize", "%d", cfg->normalize,
+            "0 or 1");
+    REQUIRE(cfg->norm_clip > 0.0f && isfinite(cfg->norm_clip), "norm_clip", "%g",
+            (double)cfg->norm_clip, "must be positive");
+    REQUIRE(cfg->explore_random_eps >= 0.0f && cfg->explore_random_eps <= 1.0f,
+            "explore_random_eps", "%g", (double)cfg->explore_random_eps, "must be in [0, 1]");
+    REQUIRE(cfg->explore_action_noise >= 0.0f && cfg->explore_action_noise <= 10.0f,
+            "explore_action_noise", "%g", (double)cfg->explore_action_noise, "must be in [0, 10]");
     return 0;
 }

@@ -44,6 +44,9 @@ static void layout(learner_t *L, arena_t *a) {
     L->sga = carve(a, 2 * B * (O + G + A));
     L->nsga = carve(a, B * (O + G + A));
     L->sa = carve(a, B * (O + A));
+    L->norm_obs = carve(a, B * O);
+    L->norm_next_obs = carve(a, B * O);
+    L->norm_goals = carve(a, B * G);
     L->noise_policy = carve(a, B * A);
     L->noise_next = carve(a, B * A);
     L->head = carve(a, 2 * B * 2 * A);
@@ -64,7 +67,7 @@ static void layout(learner_t *L, arena_t *a) {
     L->model_mean = carve(a, B * G);
     L->model_log_std_rows = carve(a, B * G);
     L->zeros_goal = carve(a, G);
-    L->log_std_clamped = carve(a, G);
+    L->log_std_bounded = carve(a, G);
     L->row_scratch = carve(a, B);
     L->d_q = carve(a, B);
     L->d_sgpa = carve(a, B * (O + G + A));
@@ -134,6 +137,9 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     bad |= nn_mlp_work_init(&L->w_q2, &L->q2, 2 * B);
     bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
+    L->obs_norm = normalizer_new(O, c->norm_clip, NORMALIZER_DEFAULT_EPS);
+    L->goal_norm = normalizer_new(G, c->norm_clip, NORMALIZER_DEFAULT_EPS);
+    if (!L->obs_norm || !L->goal_norm) goto oom;
     if (bad) goto oom;
 
     arena_t a = {NULL, 0};
@@ -144,7 +150,9 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     a.base = block;
     a.off = 0;
     layout(L, &a);
-    /* model_log_std starts at 0 (sigma = 1), zeros_goal stays 0. */
+    /* The model's log-std starts at 0 (sigma = 1) or the nearest value its bounds allow;
+     * zeros_goal stays 0. */
+    for (int j = 0; j < G; j++) L->model_log_std[j] = learner_raw_log_std(c, 0.0f);
     learner_stats_reset(&L->stats);
     return L;
 oom:
@@ -157,6 +165,8 @@ oom:
 void learner_free(learner_t *L) {
     if (!L) return;
     free(arena_block(L));
+    normalizer_free(L->obs_norm);
+    normalizer_free(L->goal_norm);
     nn_mlp_t *nets[] = {&L->policy, &L->q1, &L->q2, &L->q1_target, &L->q2_target, &L->model};
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) nn_mlp_free(nets[i]);
     nn_adam_t *adams[] = {&L->adam_policy, &L->adam_q1,      &L->adam_q2,
@@ -227,8 +237,24 @@ static void set_action_cols(float *rows, int B, int OG, const float *actions, in
                (size_t)A * sizeof(float));
 }
 
-static inline float clampf(float x, float lo, float hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
+/* ---- the outcome model's smooth log-std bound ---- */
+
+float learner_bounded_log_std(const learner_config_t *cfg, float raw) {
+    float lo = cfg->model_log_std_min, hi = cfg->model_log_std_max;
+    return lo + (hi - lo) * 0.5f * (tanhf(raw) + 1.0f);
+}
+
+float learner_raw_log_std(const learner_config_t *cfg, float log_std) {
+    float lo = cfg->model_log_std_min, hi = cfg->model_log_std_max;
+    double x = 2.0 * ((double)log_std - lo) / ((double)hi - lo) - 1.0; /* tanh(raw) */
+    x = x < -0.999 ? -0.999 : (x > 0.999 ? 0.999 : x);
+    return (float)atanh(x);
+}
+
+/* d log_std / d raw of the bound. */
+static inline float bound_slope(const learner_config_t *cfg, float raw) {
+    float t = tanhf(raw);
+    return (cfg->model_log_std_max - cfg->model_log_std_min) * 0.5f * (1.0f - t * t);
 }
 
 /* ---- step 1: rewards (and the outcome model's forward pass and loss) ---- */
@@ -251,15 +277,13 @@ static double compute_rewards(learner_t *L, const learner_batch_t *b) {
             for (int i = 0; i < B; i++)
                 for (int j = 0; j < G; j++)
                     L->model_log_std_rows[(size_t)i * G + j] =
-                        clampf(L->model_output[(size_t)i * M + G + j], c->model_log_std_min,
-                               c->model_log_std_max);
+                        learner_bounded_log_std(c, L->model_output[(size_t)i * M + G + j]);
             log_std = L->model_log_std_rows;
             stride = G;
         } else {
             for (int j = 0; j < G; j++)
-                L->log_std_clamped[j] =
-                    clampf(L->model_log_std[j], c->model_log_std_min, c->model_log_std_max);
-            log_std = L->log_std_clamped;
+                L->log_std_bounded[j] = learner_bounded_log_std(c, L->model_log_std[j]);
+            log_std = L->log_std_bounded;
             stride = 0;
         }
         nn_gaussian_log_density(b->goals, L->model_mean, log_std, stride, B, G, L->reward);
@@ -303,20 +327,16 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
         for (int i = 0; i < B; i++) {
             for (int j = 0; j < G; j++) {
                 float raw = L->model_output[(size_t)i * M + G + j];
-                int inside = raw >= c->model_log_std_min && raw <= c->model_log_std_max;
                 L->d_model_output[(size_t)i * M + j] = L->d_model_mean[(size_t)i * G + j];
                 L->d_model_output[(size_t)i * M + G + j] =
-                    inside ? L->d_log_std_rows[(size_t)i * G + j] : 0.0f;
+                    L->d_log_std_rows[(size_t)i * G + j] * bound_slope(c, raw);
             }
         }
         dout = L->d_model_output;
     } else {
-        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean, L->log_std_clamped,
+        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean, L->log_std_bounded,
                                          0, L->row_scratch, B, G, L->d_model_mean, L->g_log_std);
-        for (int j = 0; j < G; j++) {
-            float raw = L->model_log_std[j];
-            if (raw < c->model_log_std_min || raw > c->model_log_std_max) L->g_log_std[j] = 0.0f;
-        }
+        for (int j = 0; j < G; j++) L->g_log_std[j] *= bound_slope(c, L->model_log_std[j]);
         dout = L->d_model_mean; /* mean = phi(s) + f: d f = d mean */
     }
     nn_mlp_backward(&L->model, &L->w_model, dout, B, L->g_model, NULL);
@@ -361,10 +381,20 @@ static void compute(learner_t *L, const learner_batch_t *b, const float *noise_p
     float *sga = L->sga, *sgpa = L->sga + (size_t)B * OGA;
     float *head = L->head, *next_head = L->head + (size_t)B * 2 * A;
     float *q_all[2] = {L->q1_data, L->q2_data};
-    concat_rows(sg, B, b->obs, O, b->goals, G, NULL, 0);
-    concat_rows(nsg, B, b->next_obs, O, b->goals, G, NULL, 0);
-    concat_rows(sga, B, b->obs, O, b->goals, G, b->actions, A);
-    if (L->has_model) concat_rows(L->sa, B, b->obs, O, b->actions, A, NULL, 0);
+    /* What the networks see: s, s' and g standardised (cfg.normalize) or raw. The model's mean
+     * phi(s) + f and the rewards below use the raw goals of the batch. */
+    const float *obs = b->obs, *next_obs = b->next_obs, *goals = b->goals;
+    if (c->normalize) {
+        const normalizer_t *no = L->obs_norm, *ng = L->goal_norm;
+        normalizer_apply(no->mean, no->std, no->clip, O, b->obs, L->norm_obs, B);
+        normalizer_apply(no->mean, no->std, no->clip, O, b->next_obs, L->norm_next_obs, B);
+        normalizer_apply(ng->mean, ng->std, ng->clip, G, b->goals, L->norm_goals, B);
+        obs = L->norm_obs, next_obs = L->norm_next_obs, goals = L->norm_goals;
+    }
+    concat_rows(sg, B, obs, O, goals, G, NULL, 0);
+    concat_rows(nsg, B, next_obs, O, goals, G, NULL, 0);
+    concat_rows(sga, B, obs, O, goals, G, b->actions, A);
+    if (L->has_model) concat_rows(L->sa, B, obs, O, b->actions, A, NULL, 0);
 
     /* One policy pass over (s, g) and (s', g) rows: a~ ~ pi(.|s,g) (reparameterised, kept for
      * backward) and a' ~ pi(.|s',g) (for the target; no gradient flows through its rows). */
@@ -489,7 +519,7 @@ static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
             for (size_t i = 0; i < (size_t)B * G; i++) ls += L->model_log_std_rows[i];
             ls /= (double)B * G;
         } else {
-            for (int j = 0; j < G; j++) ls += L->log_std_clamped[j];
+            for (int j = 0; j < G; j++) ls += L->log_std_bounded[j];
             ls /= G;
         }
         learner_acc_add(&s->model_log_std, ls);
@@ -526,6 +556,10 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     }
     L->reward_ema = res.reward_ema;
     L->reward_ema_init = 1;
+    if (c->normalize) { /* this batch enters the statistics the next update standardises with */
+        normalizer_update(L->obs_norm, b->obs, B);
+        normalizer_update(L->goal_norm, b->goals, B);
+    }
     record_stats(L, &res, B); /* alpha as used by this update's losses */
 
     /* Reference-code order: alpha, policy, Q1, Q2, model, then Polyak. */
@@ -544,6 +578,15 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
 }
 
 /* ---- accessors ---- */
+
+void learner_normalization(const learner_t *L, const float **obs_mean, const float **obs_std,
+                           const float **goal_mean, const float **goal_std) {
+    int on = L->cfg.normalize;
+    *obs_mean = on ? L->obs_norm->mean : NULL;
+    *obs_std = on ? L->obs_norm->std : NULL;
+    *goal_mean = on ? L->goal_norm->mean : NULL;
+    *goal_std = on ? L->goal_norm->std : NULL;
+}
 
 const float *learner_policy_params(const learner_t *L, size_t *n_params) {
     if (n_params) *n_params = L->policy.n_params;

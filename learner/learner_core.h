@@ -53,8 +53,22 @@ typedef struct {
     float alpha_init;     /* initial (or fixed) alpha; 1 */
     float target_entropy; /* NAN: -action_dim */
     int model_state_log_std; /* 1: the model's log-std is a second head (state-dependent) */
-    float model_log_std_min, model_log_std_max; /* clamp of the model's log-std; [-2, 2] */
+    /* Bounds of the model's log-std, applied smoothly: log_std = min + (max - min) (tanh(raw) +
+     * 1) / 2, so the gradient never vanishes at a bound (a hard clamp stuck there). */
+    float model_log_std_min, model_log_std_max; /* default [-2, 2] */
     float her_eps;                              /* success threshold of her-sparse, in goal units */
+    /* 1: critic targets clipped to the values the rewards allow: her-sparse [-c / (1 - gamma), 0],
+     * her-distance <= 0, the model variants <= c r_max (the model's largest density). */
+    int clip_target;
+    /* 1: networks see observations and goals standardised by their running mean and std over
+     * the batches served (clipped to +-norm_clip); the outcome model's mean and the rewards stay
+     * in raw goal units. */
+    int normalize;
+    float norm_clip; /* 5 */
+    /* Exploration the actors are told in every weights message (not used by the update): the
+     * probability of a uniformly random action per step, and the std of Gaussian noise added to
+     * the policy's sampled action (then clipped to the action bounds). */
+    float explore_random_eps, explore_action_noise;
     uint64_t seed;
 } learner_config_t;
 
@@ -133,6 +147,12 @@ const float *learner_policy_params(const learner_t *L, size_t *n_params);
  * returns n, the number of linear layers. */
 int learner_policy_layers(const learner_t *L, int *sizes);
 
+/* ---- input normalisation, frozen into weights messages ---- */
+/* The mean and std (obs_dim, goal_dim; borrowed, change with every update) the networks' inputs
+ * are standardised with, or NULL for both when cfg.normalize is 0. */
+void learner_normalization(const learner_t *L, const float **obs_mean, const float **obs_std,
+                           const float **goal_mean, const float **goal_std);
+
 /* ---- checkpoint (common/ckpt_file.h: versioned, checksummed, written atomically) ---- */
 /* Writes every network and target, Adam moments and steps, log-alpha, the reward normaliser, the
  * update counter and the rng state. 0, or -1 with a message (the previous file at path is kept). */
@@ -147,10 +167,21 @@ int learner_load(learner_t *L, const char *path, char *err, size_t errcap);
 /* Optimal dynamic discount gamma_q = sigmoid(V' - c r + log(gamma / (1 - gamma))), clamped to
  * gamma when clamp is set (ODAC.md step 4); computed in double. */
 double learner_dynamic_discount(double scaled_reward, double v_next, double gamma, int clamp);
+/* The range of values a target can take given the rewards the variant allows, for the reward
+ * scale c: her-sparse [-c / (1 - gamma), 0]; her-distance [-inf, 0]; the model variants
+ * [-inf, c r_max] with r_max the largest log density of the model (-G (log_std_min + log(2 pi) / 2)
+ * for the learned one, -G log(2 pi) / 2 for the fixed N(phi(s), I)). Entropy bonuses are not
+ * counted: with alpha tuned to a target entropy of -|A| they are small and negative. */
+void learner_target_bounds(const learner_config_t *cfg, double scale, double *lo, double *hi);
+/* The smooth bound of the model's log-std: min + (max - min) (tanh(raw) + 1) / 2, and its raw
+ * value for a given log-std (clipped inside the range). */
+float learner_bounded_log_std(const learner_config_t *cfg, float raw);
+float learner_raw_log_std(const learner_config_t *cfg, float log_std);
 /* KL(Bern(p) || Bern(q)) with 0 log 0 = 0. */
 double learner_bernoulli_kl(double p, double q);
 /* Discounts (B) and targets (B) from rewards r (B), V' (B), done (B or NULL) and the scale c, by
- * cfg's variant, gamma, clamp and time_kl_sign (ODAC.md step 5 and the HER rows). */
+ * cfg's variant, gamma, clamp and time_kl_sign (ODAC.md step 5 and the HER rows); with
+ * cfg->clip_target, each target is clipped to learner_target_bounds. */
 void learner_targets(const learner_config_t *cfg, int B, const float *reward, const float *v_next,
                      const float *done, float scale, float *discount, float *target);
 
@@ -187,7 +218,8 @@ nn_mlp_t *learner_net(learner_t *L, learner_net_id_t id);
 /* Gradient of the last learner_compute wrt the net's parameters (n_params floats; NULL for target
  * nets and absent nets). */
 const float *learner_grad(const learner_t *L, learner_net_id_t id);
-/* The model's global log-std vector (goal_dim; NULL without one) and its gradient. */
+/* The model's global raw log-std vector (goal_dim; NULL without one; the log-std used is its
+ * smooth bound, learner_bounded_log_std) and its gradient. */
 float *learner_model_log_std(learner_t *L);
 const float *learner_model_log_std_grad(const learner_t *L);
 /* log alpha (settable for tests) and the gradient of the alpha loss wrt it. */

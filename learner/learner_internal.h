@@ -3,6 +3,7 @@
 #ifndef ODAC_LEARNER_INTERNAL_H
 #define ODAC_LEARNER_INTERNAL_H
 #include "learner_core.h"
+#include "normalizer.h"
 #include "rng.h"
 
 /* Running sum/min/max of one statistic. */
@@ -26,7 +27,8 @@ struct learner {
     /* Networks (each owns one contiguous parameter block) and their Adam states. */
     nn_mlp_t policy, q1, q2, q1_target, q2_target, model;
     nn_adam_t adam_policy, adam_q1, adam_q2, adam_model, adam_log_std, adam_alpha;
-    float *model_log_std; /* (G) global log-std (learned model without a state-dependent head) */
+    float *model_log_std; /* (G) global raw log-std (learned model without a state-dependent
+                           * head); the log-std used is learner_bounded_log_std of it */
     float log_alpha;
 
     /* Gradients (each n_params of its net). */
@@ -41,6 +43,9 @@ struct learner {
     double reward_ema;
     int reward_ema_init;
 
+    /* Running mean/std of the observations and goals of the batches served (cfg.normalize). */
+    normalizer_t *obs_norm, *goal_norm;
+
     long long updates;
     rng_t rng; /* policy noise */
 
@@ -51,6 +56,8 @@ struct learner {
     float *sga;                        /* (2B, O+G+A): s ++ g ++ a, then s ++ g ++ a~ */
     float *nsga;                       /* (B, O+G+A): s' ++ g ++ a' */
     float *sa;                         /* (B, O+A): s ++ a (model input) */
+    float *norm_obs, *norm_next_obs;   /* (B, O) s, s' as the networks see them (normalize) */
+    float *norm_goals;                 /* (B, G) g as the networks see it (normalize) */
     float *noise_policy, *noise_next;  /* (B, A) */
     float *head;                       /* (2B, 2A) policy outputs on (s, g), then on (s', g) */
     float *pi_action, *pi_u, *pi_logp; /* (B, A), (B, A), (B) a~ */
@@ -60,9 +67,9 @@ struct learner {
     float *reward, *v_next, *discount, *target; /* (B) */
     float *model_output;                        /* (B, model_out) */
     float *model_mean;                          /* (B, G) phi(s) + f(s, a) */
-    float *model_log_std_rows; /* (B, G) clamped log-std per row (state-dependent head) */
+    float *model_log_std_rows; /* (B, G) bounded log-std per row (state-dependent head) */
     float *zeros_goal;         /* (G) zeros: log-std of the fixed N(phi(s), I) */
-    float *log_std_clamped;    /* (G) the global log-std after its clamp */
+    float *log_std_bounded;    /* (G) the global log-std after its smooth bound */
     float *row_scratch;        /* (B) */
     float *d_q;                /* (B) */
     float *d_sgpa;             /* (B, O+G+A) input gradients of a critic (its selected rows) */

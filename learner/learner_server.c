@@ -34,9 +34,10 @@ typedef struct {
     char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
-    int resume, clamp_discount, model_state_log_std;
+    int resume, clamp_discount, model_state_log_std, normalize, clip_target;
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
-    double reward_scale, reward_scale_k, fixed_alpha, her_eps;
+    double reward_scale, reward_scale_k, fixed_alpha, her_eps, model_std_min, model_std_max;
+    double norm_clip, random_eps, action_noise;
 } options_t;
 
 typedef struct {
@@ -165,6 +166,19 @@ static int build_table(server_t *s, flag_t *t) {
     F("model-state-log-std", FLAG_BOOL, &o->model_state_log_std, 0, -1,
       "state-dependent outcome model log-std");
     F("her-eps", FLAG_DOUBLE, &o->her_eps, 0, 1e6, "success threshold of her-sparse");
+    F("model-std-min", FLAG_DOUBLE, &o->model_std_min, 1e-6, 1e6,
+      "smallest std of the outcome model (goal units; smooth bound)");
+    F("model-std-max", FLAG_DOUBLE, &o->model_std_max, 1e-6, 1e6,
+      "largest std of the outcome model (goal units; smooth bound)");
+    F("clip-target", FLAG_BOOL, &o->clip_target, 0, -1,
+      "clip critic targets to the range the rewards allow");
+    F("normalize", FLAG_BOOL, &o->normalize, 0, -1,
+      "standardise observations and goals by their running mean and std");
+    F("norm-clip", FLAG_DOUBLE, &o->norm_clip, 1e-3, 1e6, "clip of standardised inputs");
+    F("random-eps", FLAG_DOUBLE, &o->random_eps, 0, 1,
+      "actors: probability of a uniformly random action per step");
+    F("action-noise", FLAG_DOUBLE, &o->action_noise, 0, 10,
+      "actors: std of Gaussian noise added to sampled actions");
     F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
     F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
     F("prefetch", FLAG_INT, &o->prefetch, 1, 16, "sample requests in flight per shard");
@@ -193,6 +207,13 @@ static void options_from_config(options_t *o, const learner_config_t *c) {
     o->fixed_alpha = c->fixed_alpha ? c->alpha_init : 0;
     o->model_state_log_std = c->model_state_log_std;
     o->her_eps = c->her_eps;
+    o->model_std_min = exp(c->model_log_std_min);
+    o->model_std_max = exp(c->model_log_std_max);
+    o->clip_target = c->clip_target;
+    o->normalize = c->normalize;
+    o->norm_clip = c->norm_clip;
+    o->random_eps = c->explore_random_eps;
+    o->action_noise = c->explore_action_noise;
 }
 
 static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
@@ -223,6 +244,18 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
     if (c->fixed_alpha) c->alpha_init = (float)o->fixed_alpha;
     c->model_state_log_std = o->model_state_log_std;
     c->her_eps = (float)o->her_eps;
+    if (!(o->model_std_max > o->model_std_min)) {
+        snprintf(err, errcap, "--model-std-max %g must be above --model-std-min %g",
+                 o->model_std_max, o->model_std_min);
+        return -1;
+    }
+    c->model_log_std_min = (float)log(o->model_std_min);
+    c->model_log_std_max = (float)log(o->model_std_max);
+    c->clip_target = o->clip_target;
+    c->normalize = o->normalize;
+    c->norm_clip = (float)o->norm_clip;
+    c->explore_random_eps = (float)o->random_eps;
+    c->explore_action_noise = (float)o->action_noise;
     c->seed = (uint64_t)o->seed;
     return learner_config_validate(c, err, errcap);
 }
@@ -379,6 +412,17 @@ static void publish(server_t *s, int run_finished) {
     w.data = (float *)params; /* packed, not modified */
     w.env_steps = total_env_steps(s);
     w.run_finished = run_finished;
+    const float *om, *os, *gm, *gs;
+    learner_normalization(s->learner, &om, &os, &gm, &gs);
+    if (om) { /* packed, not modified */
+        w.n_obs_mean = w.n_obs_std = (size_t)s->cfg.obs_dim;
+        w.n_goal_mean = w.n_goal_std = (size_t)s->cfg.goal_dim;
+        w.obs_mean = (float *)om, w.obs_std = (float *)os;
+        w.goal_mean = (float *)gm, w.goal_std = (float *)gs;
+        w.norm_clip = s->cfg.norm_clip;
+    }
+    w.explore_random_eps = s->cfg.explore_random_eps;
+    w.explore_action_noise = s->cfg.explore_action_noise;
     if (wire_send_single(s->pub, &w.base, ZMQ_DONTWAIT) != 0)
         log_warn("publishing weights failed: %s", zmq_strerror(zmq_errno()));
     s->last_publish_time = now_s();

@@ -44,9 +44,33 @@ static double dynamic_target(double cr, double v_next, double done, double gamma
     return (1.0 - gq) * cr + kl_sign * kl + (1.0 - done) * gq * v_next;
 }
 
+void learner_target_bounds(const learner_config_t *cfg, double scale, double *lo, double *hi) {
+    double half_log_2pi = 0.5 * log(2.0 * M_PI), G = cfg->goal_dim;
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    switch (cfg->variant) {
+    case LEARNER_HER_SPARSE:
+        *lo = -scale / (1.0 - cfg->gamma);
+        *hi = 0.0;
+        break;
+    case LEARNER_HER_DISTANCE:
+        *hi = 0.0;
+        break;
+    case LEARNER_ODAC:
+    case LEARNER_FIXED_DISCOUNT:
+        *hi = scale * -G * ((double)cfg->model_log_std_min + half_log_2pi);
+        break;
+    default: /* the fixed N(phi(s), I) */
+        *hi = scale * -G * half_log_2pi;
+        break;
+    }
+}
+
 void learner_targets(const learner_config_t *cfg, int B, const float *reward, const float *v_next,
                      const float *done, float scale, float *discount, float *target) {
     double gamma = cfg->gamma, c = scale;
+    double lo = -INFINITY, hi = INFINITY;
+    if (cfg->clip_target) learner_target_bounds(cfg, c, &lo, &hi);
     for (int i = 0; i < B; i++) {
         double cr = c * (double)reward[i], v = v_next[i];
         double d = done ? (double)done[i] : 0.0;
@@ -67,6 +91,6 @@ void learner_targets(const learner_config_t *cfg, int B, const float *reward, co
             break;
         }
         discount[i] = (float)gq;
-        target[i] = (float)y;
+        target[i] = (float)(y < lo ? lo : (y > hi ? hi : y));
     }
 }

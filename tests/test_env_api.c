@@ -28,12 +28,12 @@ static void test_names_and_specs(void) {
     CU_ASSERT_EQUAL(n, 6);
     for (int i = 0; i < 6 && i < n; i++) CU_ASSERT_STRING_EQUAL(names[i], k_names[i]);
 
-    /* name, obs, goal, action, horizon, substeps (ENVS.md; fetch-push's obs size is its own). */
+    /* name, obs, goal, action, horizon, substeps (ENVS.md; fetch-push: the standard Fetch 25-D). */
     struct {
         const char *name;
         int obs, goal, action, horizon, substeps;
     } want[6] = {{"box2d", 2, 2, 2, 100, 0},        {"ant", 29, 15, 8, 100, 5},
-                 {"sawyer-push", 4, 4, 2, 100, 50}, {"fetch-push", -1, 3, 3, 50, 20},
+                 {"sawyer-push", 4, 4, 2, 100, 50}, {"fetch-push", 25, 3, 3, 50, 20},
                  {"window", 6, 6, 3, 100, 5},       {"faucet", 6, 6, 3, 100, 5}};
     for (int i = 0; i < 6; i++) {
         env_spec_t spec;

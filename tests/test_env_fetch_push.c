@@ -1,6 +1,9 @@
-/* Tests of the fetch-push env: observation layout checked against MuJoCo's own kinematics,
- * goal sampling, workspace clipping, determinism, 10,000 random steps without blow-up, and a
- * scripted pusher (written here) that must bring at least 80% of random goals within 0.05. */
+/* Tests of the fetch-push env: the standard Fetch observation layout (25-D, velocities times the
+ * control step 0.04 s, constant finger state) checked against MuJoCo's own kinematics, the
+ * paper's fixed goal (gripper start + (0.15, 0.15)), goal sampling, workspace clipping,
+ * determinism, 10,000 random steps without blow-up, full-speed pushes that cannot drive the block
+ * off the table, and a scripted pusher (written here) that must bring at least 80% of random
+ * goals within 0.05. */
 #include "env.h"
 #include "env_internal.h"
 #include "testutil.h"
@@ -10,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OBS 21
+#define OBS 25
 #define GOAL 3
 #define TABLE_Z 0.4
+#define TABLE_HALF 0.7 /* the table spans x, y in [-0.7, 0.7] */
 #define BLOCK_HALF 0.025
+#define DT 0.04 /* control step: 20 physics steps of 0.002 s */
 
 static char err[512];
 
@@ -41,25 +46,32 @@ static void test_spec(void) {
     CU_ASSERT_EQUAL(spec.n_diag, 2);
 }
 
-/* The fixed start state and the fixed goal, as documented in env_fetch_push.c. */
+/* The fixed start state and the paper's fixed goal (FetchPush-FixedInit-FixedGoal-x0p15-y0p15:
+ * the gripper's start xy plus (0.15, 0.15), at the block's resting height). */
 static void test_reset_fixed(void) {
     env_t *env = make(ENV_GOAL_FIXED, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     float obs[OBS], ag[GOAL], dg[GOAL];
     env_reset(env, obs, ag, dg);
     const float grip[3] = {-0.1f, 0.0f, 0.5f}, block[3] = {0.0f, 0.0f, 0.425f};
-    const float goal[3] = {0.1f, 0.1f, 0.425f};
+    const float goal[3] = {-0.1f + 0.15f, 0.0f + 0.15f, 0.425f};
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_DOUBLE_EQUAL(obs[i], grip[i], 1e-6);
         CU_ASSERT_DOUBLE_EQUAL(obs[3 + i], block[i], 1e-6);
         CU_ASSERT_DOUBLE_EQUAL(obs[6 + i], block[i] - grip[i], 1e-6);
-        CU_ASSERT_DOUBLE_EQUAL(obs[9 + i], 0.0, 1e-6);  /* block upright */
-        CU_ASSERT_DOUBLE_EQUAL(obs[12 + i], 0.0, 1e-9); /* at rest */
-        CU_ASSERT_DOUBLE_EQUAL(obs[15 + i], 0.0, 1e-9);
-        CU_ASSERT_DOUBLE_EQUAL(obs[18 + i], 0.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(obs[11 + i], 0.0, 1e-6); /* block upright */
+        CU_ASSERT_DOUBLE_EQUAL(obs[14 + i], 0.0, 1e-9); /* at rest */
+        CU_ASSERT_DOUBLE_EQUAL(obs[17 + i], 0.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(obs[20 + i], 0.0, 1e-9);
         CU_ASSERT_DOUBLE_EQUAL(ag[i], block[i], 1e-6);
         CU_ASSERT_DOUBLE_EQUAL(dg[i], goal[i], 1e-6);
     }
+    /* Fingers: a closed gripper's joint positions and velocities, 0. */
+    CU_ASSERT_EQUAL(obs[9], 0.0f);
+    CU_ASSERT_EQUAL(obs[10], 0.0f);
+    CU_ASSERT_EQUAL(obs[23], 0.0f);
+    CU_ASSERT_EQUAL(obs[24], 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(env_distance(env, ag, dg), sqrt(0.05 * 0.05 + 0.15 * 0.15), 1e-6);
     /* The block resting on the table: its bottom face at the table top. */
     CU_ASSERT_DOUBLE_EQUAL(obs[5] - BLOCK_HALF, TABLE_Z, 1e-6);
     /* Doing nothing leaves everything (nearly) in place: the gripper's weight is cancelled. */
@@ -74,21 +86,23 @@ static void test_reset_fixed(void) {
     env_free(env);
 }
 
-/* Rotation matrix (row-major) from the observation's Euler angles, R = Rz(yaw) Ry(pitch) Rx(roll),
- * built from elementary rotations (independent of the env's quaternion-to-Euler formula). */
+/* Rotation matrix (row-major) from the observation's Euler angles in Fetch's convention,
+ * R = Rx(e0) Ry(e1) Rz(e2), built from elementary rotations (independent of the env's
+ * matrix-to-Euler formula). */
 static void euler_to_mat(const float *e, double *r) {
-    double cr = cos(e[0]), sr = sin(e[0]), cp = cos(e[1]), sp = sin(e[1]);
-    double cy = cos(e[2]), sy = sin(e[2]);
-    double rx[9] = {1, 0, 0, 0, cr, -sr, 0, sr, cr};
-    double ry[9] = {cp, 0, sp, 0, 1, 0, -sp, 0, cp};
-    double rz[9] = {cy, -sy, 0, sy, cy, 0, 0, 0, 1};
-    double ryx[9];
-    mju_mulMatMat(ryx, ry, rx, 3, 3, 3);
-    mju_mulMatMat(r, rz, ryx, 3, 3, 3);
+    double c0 = cos(e[0]), s0 = sin(e[0]), c1 = cos(e[1]), s1 = sin(e[1]);
+    double c2 = cos(e[2]), s2 = sin(e[2]);
+    double rx[9] = {1, 0, 0, 0, c0, -s0, 0, s0, c0};
+    double ry[9] = {c1, 0, s1, 0, 1, 0, -s1, 0, c1};
+    double rz[9] = {c2, -s2, 0, s2, c2, 0, 0, 0, 1};
+    double ryz[9];
+    mju_mulMatMat(ryz, ry, rz, 3, 3, 3);
+    mju_mulMatMat(r, rx, ryz, 3, 3, 3);
 }
 
 /* After a push that tips and spins the block, every observation entry agrees with what MuJoCo
- * computes for the same state (positions from mj_forward, velocities from mj_objectVelocity). */
+ * computes for the same state (positions from mj_forward, velocities from mj_objectVelocity,
+ * times the control step 0.04 s; the block's linear velocity relative to the gripper's). */
 static void test_obs_matches_mujoco(void) {
     env_t *env = make(ENV_GOAL_FIXED, 2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
@@ -98,18 +112,19 @@ static void test_obs_matches_mujoco(void) {
     mjData *d = mj->data;
     int gripper = mj_name2id(m, mjOBJ_BODY, "gripper"), block = mj_name2id(m, mjOBJ_BODY, "block");
     CU_ASSERT_FATAL(gripper >= 0 && block >= 0);
+    CU_ASSERT_DOUBLE_EQUAL(m->opt.timestep * env_spec(env)->substeps, DT, 1e-12);
     float obs[OBS], ag[GOAL], dg[GOAL];
     env_step_info_t info;
     env_reset(env, obs, ag, dg);
     /* Down beside the block, then a fast diagonal sweep through it. */
     const float script[][3] = {{0, 0, -1},   {0, 0, -1},   {0, 0, -0.5f}, {1, 0.4f, 0},
                                {1, 0.4f, 0}, {1, 0.5f, 0}, {0.3f, 1, 0}};
-    int checked_moving = 0;
+    int checked_moving = 0, checked_tilted = 0;
     for (int t = 0; t < (int)(sizeof script / sizeof script[0]); t++) {
         CU_ASSERT_EQUAL_FATAL(env_step(env, script[t], obs, ag, &info, err, sizeof err), 0);
         mj_forward(m, d);
         double rot[9], vel[6], gvel[6];
-        euler_to_mat(obs + 9, rot);
+        euler_to_mat(obs + 11, rot);
         mj_objectVelocity(m, d, mjOBJ_BODY, block, vel, 0); /* (angular, linear), world */
         mj_objectVelocity(m, d, mjOBJ_BODY, gripper, gvel, 0);
         for (int i = 0; i < 3; i++) {
@@ -117,14 +132,21 @@ static void test_obs_matches_mujoco(void) {
             CU_ASSERT_DOUBLE_EQUAL(obs[3 + i], d->xpos[3 * block + i], 1e-5);
             CU_ASSERT_DOUBLE_EQUAL(obs[6 + i], d->xpos[3 * block + i] - d->xpos[3 * gripper + i],
                                    1e-5);
-            CU_ASSERT_DOUBLE_EQUAL(obs[12 + i], vel[3 + i], 1e-4);
-            CU_ASSERT_DOUBLE_EQUAL(obs[15 + i], vel[i], 1e-4);
-            CU_ASSERT_DOUBLE_EQUAL(obs[18 + i], gvel[3 + i], 1e-4);
+            /* 1e-4 m/s (as velocities) is 4e-6 per step. */
+            CU_ASSERT_DOUBLE_EQUAL(obs[14 + i], (vel[3 + i] - gvel[3 + i]) * DT, 4e-6);
+            CU_ASSERT_DOUBLE_EQUAL(obs[17 + i], vel[i] * DT, 4e-6);
+            CU_ASSERT_DOUBLE_EQUAL(obs[20 + i], gvel[3 + i] * DT, 4e-6);
             CU_ASSERT_DOUBLE_EQUAL(ag[i], obs[3 + i], 0);
         }
+        CU_ASSERT(obs[9] == 0.0f && obs[10] == 0.0f && obs[23] == 0.0f && obs[24] == 0.0f);
         for (int i = 0; i < 9; i++) CU_ASSERT_DOUBLE_EQUAL(rot[i], d->xmat[9 * block + i], 1e-5);
-        if (fabsf(obs[12]) + fabsf(obs[15]) + fabsf(obs[16]) + fabsf(obs[17]) > 0.05f)
+        /* Moving: block speed over 0.05 m/s or spin over 0.05 rad/s (times DT). */
+        float block_move = fabsf(obs[14] + obs[20]) + fabsf(obs[15] + obs[21]);
+        if (block_move + fabsf(obs[17]) + fabsf(obs[18]) + fabsf(obs[19]) > 0.05f * DT)
             checked_moving++;
+        /* Tilted and turned: the conventions Rx Ry Rz and Rz Ry Rx differ only then. */
+        if ((fabsf(obs[11]) > 0.01f || fabsf(obs[12]) > 0.01f) && fabsf(obs[13]) > 0.01f)
+            checked_tilted++;
         /* Distance and diagnostics, computed independently. */
         double dist = 0, gb = 0;
         for (int i = 0; i < 3; i++) {
@@ -137,6 +159,7 @@ static void test_obs_matches_mujoco(void) {
         CU_ASSERT_DOUBLE_EQUAL(info.diag[1], sqrt(obs[3] * obs[3] + obs[4] * obs[4]), 1e-5);
     }
     CU_ASSERT(checked_moving >= 2); /* the comparisons covered a moving, turning block */
+    CU_ASSERT(checked_tilted >= 1);
     env_free(env);
 }
 
@@ -166,7 +189,7 @@ static void test_motion_and_workspace(void) {
     CU_ASSERT_DOUBLE_EQUAL(d->mocap_pos[3 * mocap + 1], 0.0, 1e-9);
     /* Press into every corner of the workspace for a long time. */
     const float corners[4][3] = {{-1, -1, -1}, {1, 1, 1}, {1, -1, -1}, {-1, 1, 1}};
-    const double lo[3] = {-0.35, -0.45, 0.42}, hi[3] = {0.35, 0.45, 0.70};
+    const double lo[3] = {-0.30, -0.30, 0.42}, hi[3] = {0.30, 0.30, 0.70};
     for (int c = 0; c < 4; c++) {
         for (int t = 0; t < 40; t++) env_step(env, corners[c], obs, ag, &info, err, sizeof err);
         for (int i = 0; i < 3; i++) {
@@ -247,7 +270,7 @@ static void test_random_steps_stable(void) {
     rng_t rng;
     rng_seed(&rng, 6, 1);
     int bad = 0, out_of_workspace = 0, block_moved = 0;
-    float max_speed = 0, max_spin = 0;
+    float max_speed = 0, max_spin = 0, min_z = 1, max_z = 0;
     for (int t = 0; t < 10000; t++) {
         if (t % 50 == 0) env_reset(env, obs, ag, dg);
         float act[3];
@@ -255,15 +278,19 @@ static void test_random_steps_stable(void) {
         CU_ASSERT_EQUAL(env_step(env, act, obs, ag, &info, err, sizeof err), 0);
         for (int i = 0; i < OBS; i++) bad += !isfinite(obs[i]);
         bad += !isfinite(info.distance) || !isfinite(info.diag[0]) || !isfinite(info.diag[1]);
-        out_of_workspace += obs[0] < -0.37f || obs[0] > 0.37f || obs[1] < -0.47f ||
-                            obs[1] > 0.47f || obs[2] < 0.40f || obs[2] > 0.72f;
-        /* No launch: the block stays on the table or the floor, below 1 m, and slower than
-         * 10 m/s and 200 rad/s (squeezed under the gripper it may hop a few centimetres). */
-        bad += obs[5] < 0.0f || obs[5] > 1.0f;
-        max_speed =
-            fmaxf(max_speed, sqrtf(obs[12] * obs[12] + obs[13] * obs[13] + obs[14] * obs[14]));
-        max_spin =
-            fmaxf(max_spin, sqrtf(obs[15] * obs[15] + obs[16] * obs[16] + obs[17] * obs[17]));
+        out_of_workspace += obs[0] < -0.32f || obs[0] > 0.32f || obs[1] < -0.32f ||
+                            obs[1] > 0.32f || obs[2] < 0.40f || obs[2] > 0.72f;
+        /* No launch: the block stays on the table (its centre above the table top; on the
+         * floor it would be at 0.025), below 1 m, and slower than 10 m/s and 200 rad/s
+         * (squeezed under the gripper it may hop a few centimetres). */
+        bad += obs[5] <= TABLE_Z || obs[5] > 1.0f;
+        min_z = fminf(min_z, obs[5]);
+        max_z = fmaxf(max_z, obs[5]);
+        float v[3];
+        for (int i = 0; i < 3; i++) v[i] = (obs[14 + i] + obs[20 + i]) / (float)DT; /* block */
+        max_speed = fmaxf(max_speed, sqrtf(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
+        max_spin = fmaxf(
+            max_spin, sqrtf(obs[17] * obs[17] + obs[18] * obs[18] + obs[19] * obs[19]) / (float)DT);
         block_moved += info.diag[1] > 0.01f;
     }
     CU_ASSERT_EQUAL(bad, 0);
@@ -271,6 +298,57 @@ static void test_random_steps_stable(void) {
     CU_ASSERT(max_speed < 10.0f);
     CU_ASSERT(max_spin < 200.0f);
     CU_ASSERT(block_moved > 0); /* random motion does reach the block sometimes */
+    printf("\n  random steps: block z in [%.4f, %.4f], max speed %.2f m/s, spin %.1f rad/s\n",
+           min_z, max_z, max_speed, max_spin);
+    env_free(env);
+}
+
+/* The block cannot be pushed off the table: from behind the block (in contact, or 0.2 back for a
+ * run-up), the gripper drives at full speed in each of 16 directions for the whole episode. The
+ * block's centre stays above the table top and at least 0.1 inside its edges; the pushes do carry
+ * it well beyond the old table's edge (x = 0.4, y = 0.5), where it used to fall. */
+static void test_block_stays_on_table(void) {
+    env_t *env = make(ENV_GOAL_FIXED, 10);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    float obs[OBS], ag[GOAL], dg[GOAL];
+    env_step_info_t info;
+    int off = 0, near_edge = 0, far_pushes = 0;
+    double min_z = 1.0, reach = 0.0;
+    for (int k = 0; k < 16; k++) {
+        const float ux = (float)cos(2.0 * M_PI * k / 16), uy = (float)sin(2.0 * M_PI * k / 16);
+        for (int run_up = 0; run_up < 2; run_up++) {
+            env_reset(env, obs, ag, dg);
+            const float back = run_up ? 0.2f : 0.06f;
+            int pushing = 0;
+            double episode_reach = 0.0;
+            for (int t = 0; t < 50; t++) {
+                const float *grip = obs, *block = obs + 3;
+                float act[3] = {ux, uy, clampf((0.425f - grip[2]) / 0.05f, -1, 1)};
+                if (!pushing) { /* over to the start point, then down */
+                    float ex = block[0] - back * ux - grip[0], ey = block[1] - back * uy - grip[1];
+                    float e = sqrtf(ex * ex + ey * ey);
+                    act[0] = clampf(ex / 0.05f, -1, 1);
+                    act[1] = clampf(ey / 0.05f, -1, 1);
+                    act[2] = clampf(((e < 0.01f ? 0.425f : 0.5f) - grip[2]) / 0.05f, -1, 1);
+                    if (e > 0.02f && grip[2] < 0.48f) act[0] = act[1] = 0.0f;
+                    pushing = e < 0.01f && grip[2] < 0.435f;
+                }
+                CU_ASSERT_EQUAL(env_step(env, act, obs, ag, &info, err, sizeof err), 0);
+                min_z = fmin(min_z, ag[2]);
+                off += ag[2] <= TABLE_Z;
+                near_edge += fabsf(ag[0]) > TABLE_HALF - 0.1 || fabsf(ag[1]) > TABLE_HALF - 0.1;
+                episode_reach = fmax(episode_reach, fmax(fabs(ag[0]), fabs(ag[1])));
+            }
+            reach = fmax(reach, episode_reach);
+            far_pushes += fabs(ag[0]) > 0.4 || fabs(ag[1]) > 0.5;
+        }
+    }
+    printf("\n  full-speed pushes: block z min %.4f, farthest |x| or |y| %.3f, %d of 32 past the "
+           "old table's edge\n",
+           min_z, reach, far_pushes);
+    CU_ASSERT_EQUAL(off, 0);
+    CU_ASSERT_EQUAL(near_edge, 0);
+    CU_ASSERT(far_pushes >= 8);
     env_free(env);
 }
 
@@ -401,6 +479,7 @@ int main(void) {
         {"random_goals", test_random_goals},
         {"determinism", test_determinism},
         {"random_steps_stable", test_random_steps_stable},
+        {"block_stays_on_table", test_block_stays_on_table},
         {"scripted_push_reaches_goals", test_scripted_push_reaches_goals},
         {NULL, NULL},
     };

@@ -113,7 +113,8 @@ static void check_variant_shift(learner_config_t cfg, int done_on, float v_shift
         m->b[m->n_layers - 1][0] += v_shift;
     }
     float *log_std = learner_model_log_std(L);
-    if (log_std) log_std[0] = 0.4f, log_std[1] = -2.6f; /* the second is clamped to -2 */
+    /* Raw values: the second lies far past the bound, where the smooth bound saturates. */
+    if (log_std) log_std[0] = 0.4f, log_std[1] = -2.6f;
     float noise_pi[B * A], noise_next[B * A];
     for (int i = 0; i < B * A; i++) {
         noise_pi[i] = rng_normal(&rng);
@@ -133,7 +134,8 @@ static void check_variant_shift(learner_config_t cfg, int done_on, float v_shift
         double gd[G], s2d[G];
         for (int j = 0; j < G; j++) gd[j] = g[j], s2d[j] = s2[j];
         if (cfg.variant == LEARNER_ODAC || cfg.variant == LEARNER_FIXED_DISCOUNT) {
-            double in[O + A], f[G], mean[G], ls[G] = {0.4, -2.0};
+            /* log-std bounds [-2, 2]: -2 + 4 (tanh(raw) + 1) / 2 = 2 tanh(raw) */
+            double in[O + A], f[G], mean[G], ls[G] = {2.0 * tanh(0.4), 2.0 * tanh(-2.6)};
             for (int j = 0; j < O; j++) in[j] = s[j];
             for (int j = 0; j < A; j++) in[O + j] = a[j];
             ref_mlp_net(learner_net(L, LEARNER_NET_MODEL), in, f);
@@ -424,8 +426,70 @@ static void test_stats(void) {
     learner_free(L);
 }
 
+/* Regression (issue: her-sparse's critic diverged on fetch-push, q_mean +4,183 with every reward
+ * in [-1, 0]): with clip_target, no target leaves the range the rewards allow, whatever V' the
+ * target critics extrapolate to; without it the target follows V'. */
+static void test_target_clip(void) {
+    learner_config_t c;
+    learner_config_default(&c);
+    c.obs_dim = 2, c.goal_dim = 3, c.action_dim = 2;
+    c.gamma = 0.98f;
+    double gamma = c.gamma;
+    const float v[4] = {4183.0f, 0.5f, -20.0f, -1e4f}; /* V' from a diverging critic */
+    const float r_sparse[4] = {-1.0f, 0.0f, -1.0f, -1.0f};
+    float disc[4], y[4];
+    c.variant = LEARNER_HER_SPARSE;
+    c.clip_target = 0;
+    learner_targets(&c, 4, r_sparse, v, NULL, 1.0f, disc, y);
+    CU_ASSERT(y[0] > 4000.0f); /* unclipped: the divergence feeds itself */
+    c.clip_target = 1;
+    learner_targets(&c, 4, r_sparse, v, NULL, 1.0f, disc, y);
+    CU_ASSERT_EQUAL(y[0], 0.0f);
+    CU_ASSERT_EQUAL(y[1], 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(y[2], -1.0 + gamma * -20.0, 1e-4);
+    CU_ASSERT_DOUBLE_EQUAL(y[3], -1.0 / (1.0 - gamma), 1e-3);
+    /* scale c = 2: rewards in [-2, 0], values in [-2 / (1 - gamma), 0] */
+    learner_targets(&c, 4, r_sparse, v, NULL, 2.0f, disc, y);
+    CU_ASSERT_DOUBLE_EQUAL(y[3], -2.0 / (1.0 - gamma), 2e-3);
+
+    c.variant = LEARNER_HER_DISTANCE;
+    const float r_dist[4] = {-0.3f, -0.01f, -0.2f, -1.0f};
+    learner_targets(&c, 4, r_dist, v, NULL, 1.0f, disc, y);
+    CU_ASSERT_EQUAL(y[0], 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(y[3], -1.0 + gamma * -1e4, 1e-1); /* no lower bound */
+
+    /* ODAC with a learned model: r <= r_max = -G (log_std_min + log(2 pi) / 2). */
+    c.variant = LEARNER_ODAC;
+    c.model_log_std_min = logf(0.01f);
+    double r_max = -3.0 * (log(0.01) + 0.5 * log(2.0 * M_PI));
+    double lo, hi;
+    learner_target_bounds(&c, 0.5, &lo, &hi);
+    CU_ASSERT_DOUBLE_EQUAL(hi, 0.5 * r_max, 1e-5);
+    CU_ASSERT(isinf(lo) && lo < 0);
+    const float r_odac[4] = {10.0f, -50.0f, 3.0f, 0.0f};
+    learner_targets(&c, 4, r_odac, v, NULL, 0.5f, disc, y);
+    CU_ASSERT_DOUBLE_EQUAL(y[0], 0.5 * r_max, 1e-4);
+    for (int i = 0; i < 4; i++) CU_ASSERT(y[i] <= 0.5 * r_max + 1e-4);
+    c.variant = LEARNER_FIXED_MODEL; /* N(phi(s), I): r_max = -G log(2 pi) / 2 */
+    learner_target_bounds(&c, 1.0, &lo, &hi);
+    CU_ASSERT_DOUBLE_EQUAL(hi, -1.5 * log(2.0 * M_PI), 1e-9);
+
+    /* The robot tasks clip by default, box2d keeps its measured setting. */
+    env_spec_t fp = {.name = "fetch-push",
+                     .obs_dim = 25,
+                     .goal_dim = 3,
+                     .action_dim = 3,
+                     .success_threshold = 0.05f};
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &fp, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.clip_target, 1);
+    CU_ASSERT_EQUAL(c.normalize, 1);
+    CU_ASSERT_DOUBLE_EQUAL(c.her_eps, 0.05, 1e-7);
+}
+
 int main(void) {
     const test_case_t cases[] = {
+        {"targets are clipped to what the rewards allow", test_target_clip},
         {"soft-max identity of the optimal discount", test_softmax_identity},
         {"closed-form discount maximises the objective", test_discount_maximises_objective},
         {"targets: odac", test_targets_odac},

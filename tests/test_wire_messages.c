@@ -203,6 +203,46 @@ static void test_weights_and_stats(void) {
     CU_ASSERT_PTR_NULL(wire_decode_policy_weights(buf, n, &dims, &reason, err, sizeof err));
     CU_ASSERT_EQUAL(reason, WIRE_REJECT_DIMS);
     free(buf);
+    w.n_data++;
+
+    /* The normaliser and exploration the weights carry: accepted when they fit, else refused. */
+    float obs_mean[2] = {0.1f, -3.0f}, obs_std[2] = {0.5f, 2.0f};
+    float goal_mean[2] = {0.0f, 1.0f}, goal_std[2] = {1.0f, 0.02f};
+    w.n_obs_mean = w.n_obs_std = w.n_goal_mean = w.n_goal_std = 2;
+    w.obs_mean = obs_mean, w.obs_std = obs_std, w.goal_mean = goal_mean, w.goal_std = goal_std;
+    w.norm_clip = 5.0f;
+    w.explore_random_eps = 0.3f;
+    w.explore_action_noise = 0.2f;
+    n = pack(&w.base, &buf);
+    got = wire_decode_policy_weights(buf, n, &dims, &reason, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_EQUAL(got->goal_std[1], 0.02f);
+    CU_ASSERT_EQUAL(got->explore_random_eps, 0.3f);
+    odac__policy_weights__free_unpacked(got, NULL);
+    free(buf);
+    struct {
+        float *field, bad;
+        const char *names;
+    } bads[] = {{&obs_std[1], 0.0f, "obs_std"},
+                {&goal_std[0], -1.0f, "goal_std"},
+                {&obs_mean[0], NAN, "obs_mean"},
+                {&w.norm_clip, 0.0f, "norm_clip"},
+                {&w.explore_random_eps, 1.5f, "exploration"},
+                {&w.explore_action_noise, -0.1f, "exploration"}};
+    for (size_t k = 0; k < sizeof bads / sizeof bads[0]; k++) {
+        float keep = *bads[k].field;
+        *bads[k].field = bads[k].bad;
+        n = pack(&w.base, &buf);
+        CU_ASSERT_PTR_NULL(wire_decode_policy_weights(buf, n, &dims, &reason, err, sizeof err));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bads[k].names));
+        free(buf);
+        *bads[k].field = keep;
+    }
+    w.n_goal_std = 1; /* a length that does not fit the goal */
+    n = pack(&w.base, &buf);
+    CU_ASSERT_PTR_NULL(wire_decode_policy_weights(buf, n, &dims, &reason, err, sizeof err));
+    CU_ASSERT_EQUAL(reason, WIRE_REJECT_DIMS);
+    free(buf);
 
     Odac__EvalReport ev = ODAC__EVAL_REPORT__INIT;
     ev.episodes = 5;

@@ -22,8 +22,10 @@ static const char *const g_names[N_ENVS + 1] = {env_box2d_ops.spec.name,
 struct env {
     const env_ops_t *ops;
     void *state;
-    int steps;             /* steps since the last reset */
-    float *clipped_action; /* [action_dim], scratch for env_step */
+    int steps;              /* steps since the last reset */
+    float *clipped_action;  /* [action_dim], scratch for env_step */
+    float action_noise_std; /* env_set_action_noise; 0: none */
+    rng_t action_noise_rng; /* its own stream, so noise leaves the env's other draws alone */
 };
 
 struct env_batch {
@@ -79,6 +81,7 @@ env_t *env_new_stream(const char *name, env_goal_mode_t goal_mode, uint64_t seed
     }
     env->ops = ops;
     env->clipped_action = clipped;
+    rng_seed(&env->action_noise_rng, seed, stream ^ 0xac710e0ULL);
     return env;
 }
 
@@ -135,11 +138,30 @@ int env_step(env_t *env, const float *action, float *obs, float *achieved_goal,
                                      ? spec->action_low
                                      : (a > spec->action_high ? spec->action_high : a);
     }
+    if (env->action_noise_std > 0.0f) {
+        for (int i = 0; i < spec->action_dim; i++) {
+            float a =
+                env->clipped_action[i] + env->action_noise_std * rng_normal(&env->action_noise_rng);
+            env->clipped_action[i] = a < spec->action_low
+                                         ? spec->action_low
+                                         : (a > spec->action_high ? spec->action_high : a);
+        }
+    }
     memset(info, 0, sizeof *info);
     env->ops->step(env->state, env->clipped_action, obs, achieved_goal, info);
     env->steps++;
     /* 1 from the step that reaches the horizon on, until the next reset. */
     info->horizon_reached = env->steps >= spec->horizon;
+    return 0;
+}
+
+int env_set_action_noise(env_t *env, float std, char *err, size_t errcap) {
+    if (!env || !isfinite(std) || std < 0.0f) {
+        snprintf(err, errcap, "env%s%s: action noise std must be finite and >= 0 (got %g)",
+                 env ? " " : "", env ? env->ops->spec.name : " (NULL)", (double)std);
+        return -1;
+    }
+    env->action_noise_std = std;
     return 0;
 }
 

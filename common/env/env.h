@@ -58,6 +58,11 @@ void env_reset(env_t *env, float *obs, float *achieved_goal, float *desired_goal
  * non-finite action (the env is left unchanged). Allocates nothing. */
 int env_step(env_t *env, const float *action, float *obs, float *achieved_goal,
              env_step_info_t *info, char *err, size_t errcap);
+/* Action noise (the authors' noisy-action wrapper, used on box2d): every env_step adds
+ * std * N(0, 1) to each coordinate of the clipped action, from a stream of the env's own seed,
+ * and clips the sum to the action bounds again. std 0 (the default) turns it off and draws
+ * nothing. 0, or -1 with a message for a negative or non-finite std (or env NULL). */
+int env_set_action_noise(env_t *env, float std, char *err, size_t errcap);
 /* Distance between an achieved and a desired goal as this env defines it. */
 float env_distance(const env_t *env, const float *achieved_goal, const float *desired_goal);
 

@@ -1,8 +1,14 @@
-/* env_ant: quadruped locomotion to a full pose on MuJoCo (models/ant.xml). The action drives the
- * eight joint motors; one env step is 5 physics steps of 0.01 s. Observation = qpos[0:15] ++
- * qvel[0:14] (29 numbers: MuJoCo's ant has nv = 14, so the authors' qvel[0:15] is 14 long); the
- * achieved goal is qpos[0:15] (torso xyz, torso quaternion, eight joint angles). The distance is
- * L2 over those 15 numbers; the xy-only distance is reported as a diagnostic. */
+/* env_ant: quadruped locomotion to a full pose on MuJoCo (models/ant.xml: the authors' gear 120,
+ * joint ranges and RK4 integrator). The action drives the eight joint motors; one env step is 5
+ * physics steps of 0.01 s. Observation = qpos[0:15] ++ qvel[0:14] (29 numbers: MuJoCo's ant has
+ * nv = 14, so the authors' qvel[0:15] is 14 long); the achieved goal is qpos[0:15] (torso xyz,
+ * torso quaternion, eight joint angles). The distance is L2 over those 15 numbers; the xy-only
+ * distance is reported as a diagnostic.
+ *
+ * Reset, as the authors' env: the model's "start" keyframe (torso at z 0.75) plus uniform noise in
+ * [-0.1, 0.1] on every qpos entry and 0.1 * N(0, 1) on every qvel entry, drawn from the env's rng.
+ * The noisy quaternion is then normalised (MuJoCo would do so at the first step), so the
+ * observed start is a valid pose. */
 #include "env_internal.h"
 #include <math.h>
 #include <mujoco/mujoco.h>
@@ -13,7 +19,9 @@
 #define ANT_NQ 15 /* qpos: root xyz + quaternion + 8 hinges */
 #define ANT_NV 14 /* qvel: root linear + angular + 8 hinges */
 #define ANT_NU 8
-#define ANT_GOAL_XY_RANGE 5.0 /* random-goal variant: goal xy uniform in [-5, 5]^2 */
+#define ANT_GOAL_XY_RANGE 5.0    /* random-goal variant: goal xy uniform in [-5, 5]^2 */
+#define ANT_RESET_QPOS_NOISE 0.1 /* reset: qpos += U(-0.1, 0.1) */
+#define ANT_RESET_QVEL_NOISE 0.1 /* reset: qvel += 0.1 * N(0, 1) */
 
 /* The authors' goal: xy (5, 5), standing height, their quaternion and joint angles. */
 static const double k_goal[ANT_NQ] = {5.0,      5.0,      0.55826,  0.99472,  -0.06550,
@@ -86,8 +94,13 @@ static void ant_observe(const ant_t *s, float *obs, float *achieved_goal) {
 
 static void ant_reset(void *state, float *obs, float *achieved_goal, float *desired_goal) {
     ant_t *s = state;
-    mj_resetDataKeyframe(s->mj.model, s->mj.data, s->start_key);
-    mj_forward(s->mj.model, s->mj.data);
+    mjData *d = s->mj.data;
+    mj_resetDataKeyframe(s->mj.model, d, s->start_key);
+    for (int i = 0; i < ANT_NQ; i++)
+        d->qpos[i] += ANT_RESET_QPOS_NOISE * (2.0 * rng_uniform(&s->rng) - 1.0);
+    for (int i = 0; i < ANT_NV; i++) d->qvel[i] += ANT_RESET_QVEL_NOISE * rng_normal(&s->rng);
+    mju_normalize4(d->qpos + 3);
+    mj_forward(s->mj.model, d);
     if (s->goal_mode == ENV_GOAL_RANDOM)
         for (int i = 0; i < 2; i++)
             s->goal[i] = (float)(ANT_GOAL_XY_RANGE * (2.0 * rng_uniform(&s->rng) - 1.0));

@@ -1,45 +1,56 @@
 /* fetch-push: a closed 3-D gripper pushes a box-shaped block to a target on a table (after the
- * Fetch Push task). The gripper follows a mocap target through a connect constraint; one env step
- * moves the target by 0.05 * action (clipped to a workspace above the table) and runs 20 physics
- * steps of 0.002 s. Model: models/fetch_push.xml (table top z = 0.4, block centre at rest z =
- * 0.425).
+ * Fetch Push task, as the paper registers it: FetchPush-FixedInit-FixedGoal-x0p15-y0p15). The
+ * gripper follows a mocap target through a connect constraint; one env step moves the target by
+ * 0.05 * action (clipped to a workspace above the table) and runs 20 physics steps of 0.002 s, so
+ * the control step is dt = 0.04 s. Model: models/fetch_push.xml (table top z = 0.4, block centre at
+ * rest z = 0.425; the table is large enough that the block cannot be pushed off it in an episode).
  *
- * Observation (21-D, world frame, metres, radians, m/s, rad/s):
+ * Observation (25-D, the standard Fetch layout; world frame, metres, radians; velocities times
+ * dt, i.e. displacements per control step):
  *   [0:3]   gripper grip point position
  *   [3:6]   block centre position
  *   [6:9]   block position minus gripper position
- *   [9:12]  block rotation as Euler angles (roll, pitch, yaw) with R = Rz(yaw) Ry(pitch) Rx(roll)
- *   [12:15] block linear velocity
- *   [15:18] block angular velocity
- *   [18:21] gripper linear velocity
+ *   [9:11]  finger positions: constant 0, 0. The model's fingers are fixed to the gripper (no
+ *           finger joints); the Fetch Push gripper is blocked closed, where each finger joint
+ *           reads 0 (the joint's closed end), so the constants are those of a closed gripper.
+ *   [11:14] block rotation as Euler angles (e0, e1, e2) with R = Rx(e0) Ry(e1) Rz(e2) (Fetch's
+ *           mat2euler convention)
+ *   [14:17] block linear velocity relative to the gripper's, times dt (Fetch subtracts the
+ *           gripper's velocity from the object's)
+ *   [17:20] block angular velocity (world frame), times dt
+ *   [20:23] gripper linear velocity, times dt
+ *   [23:25] finger velocities times dt: constant 0, 0 (no finger joints, see [9:11])
  * Achieved goal: block centre position (3-D). Distance: L2 over the 3-D goal; success below 0.05.
  * Diagnostics: gripper-to-block distance, and how far the block has moved from its start.
  *
- * Start state is fixed in both goal modes: block at (0, 0, 0.425), gripper at (-0.1, 0, 0.5).
- * Goals: the authors' Fetch Push samples a goal per episode (the paper's version). ENV_GOAL_RANDOM
- * does so here: uniform in the disc of radius 0.15 around the block's start (xy), z = 0.425 (the
- * block's resting centre height). ENV_GOAL_FIXED uses the fixed goal (0.1, 0.1, 0.425), 0.141 from
- * the block's start. */
+ * Start state is fixed in both goal modes: block at (0, 0, 0.425), gripper at (-0.1, 0, 0.5), the
+ * block 0.1 in front of it. Goals: ENV_GOAL_FIXED is the paper's x0p15-y0p15: the gripper's start
+ * xy plus (0.15, 0.15), at the block's resting height: (0.05, 0.15, 0.425), 0.158 from the block's
+ * start. ENV_GOAL_RANDOM samples a goal per episode (the standard Fetch Push): uniform in the
+ * disc of radius 0.15 around the block's start (xy), z = 0.425. */
 #include "env_internal.h"
 #include <math.h>
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FP_OBS_DIM 21
+#define FP_OBS_DIM 25
 #define FP_GOAL_DIM 3
 #define FP_SUBSTEPS 20
-#define FP_MAX_LEAD 0.08     /* most the target may lead the gripper by, per axis (m) */
-#define FP_MOVE_SCALE 0.05   /* gripper target displacement per unit action per env step (m) */
-#define FP_BLOCK_Z 0.425     /* block centre height at rest on the table */
-#define FP_GOAL_RADIUS 0.15  /* random goals: disc radius around the block's start */
-#define FP_FIXED_GOAL_X 0.10 /* fixed goal (ENV_GOAL_FIXED) */
-#define FP_FIXED_GOAL_Y 0.10
+#define FP_MAX_LEAD 0.08      /* most the target may lead the gripper by, per axis (m) */
+#define FP_MOVE_SCALE 0.05    /* gripper target displacement per unit action per env step (m) */
+#define FP_BLOCK_Z 0.425      /* block centre height at rest on the table */
+#define FP_GOAL_RADIUS 0.15   /* random goals: disc radius around the block's start */
+#define FP_FIXED_GOAL_DX 0.15 /* fixed goal (ENV_GOAL_FIXED): offset from the gripper's start */
+#define FP_FIXED_GOAL_DY 0.15
 
-/* Workspace of the gripper target: over the table (x in [-0.4, 0.4], y in [-0.5, 0.5]), with the
- * fingertips (1 cm below the grip point) kept at least 1 cm above the table top. */
-static const double fp_target_low[3] = {-0.35, -0.45, 0.42};
-static const double fp_target_high[3] = {0.35, 0.45, 0.70};
+/* Workspace of the gripper target: 0.3 around the block's start in x and y (the goals lie within
+ * 0.15 of it, and the gripper works from behind the block), with the fingertips (1 cm below the
+ * grip point) kept at least 1 cm above the table top. The table (x, y in [-0.7, 0.7]) reaches 0.4
+ * beyond it on every side: the block, pushed at the gripper's full speed against any edge of the
+ * workspace, slides to rest within 0.6 of the centre. */
+static const double fp_target_low[3] = {-0.30, -0.30, 0.42};
+static const double fp_target_high[3] = {0.30, 0.30, 0.70};
 
 typedef struct {
     env_mj_t mj; /* first member: see env_mj_of() */
@@ -53,13 +64,11 @@ typedef struct {
     int block_qpos;      /* qpos address of the block's free joint */
     int block_dof;       /* dof address of the block's free joint */
     double gripper_lift; /* force on the z slide that cancels the gripper's weight (N) */
+    double dt;           /* control step: substeps x timestep (s) */
+    double gripper_start[3];
     double block_start[3];
     double goal[3];
 } fetch_push_t;
-
-static double clampd(double x, double lo, double hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
-}
 
 static void fp_destroy(void *state) {
     fetch_push_t *s = state;
@@ -106,7 +115,11 @@ static int fp_create(void **state, env_goal_mode_t goal_mode, rng_t rng, char *e
     s->block_qpos = m->jnt_qposadr[block_joint];
     s->block_dof = m->jnt_dofadr[block_joint];
     s->gripper_lift = m->body_subtreemass[s->gripper_body] * -m->opt.gravity[2];
-    for (int i = 0; i < 3; i++) s->block_start[i] = m->qpos0[s->block_qpos + i];
+    s->dt = FP_SUBSTEPS * m->opt.timestep;
+    for (int i = 0; i < 3; i++) {
+        s->block_start[i] = m->qpos0[s->block_qpos + i];
+        s->gripper_start[i] = m->body_pos[3 * s->gripper_body + i] + m->qpos0[s->gripper_qpos + i];
+    }
     *state = s;
     return 0;
 fail:
@@ -121,31 +134,42 @@ static void fp_gripper_pos(const fetch_push_t *s, double *grip) {
         grip[i] = s->m->body_pos[3 * s->gripper_body + i] + s->d->qpos[s->gripper_qpos + i];
 }
 
-/* Writes obs[21] and achieved_goal[3] from qpos and qvel alone (mj_step leaves xpos and xmat
+/* Writes obs[25] and achieved_goal[3] from qpos and qvel alone (mj_step leaves xpos and xmat
  * one integration behind, so they are not used). */
 static void fp_observe(const fetch_push_t *s, float *obs, float *achieved_goal) {
     const mjData *d = s->d;
-    double grip[3], rot[9];
+    const double dt = s->dt;
+    double grip[3], r[9];
     fp_gripper_pos(s, grip);
     const double *block = d->qpos + s->block_qpos; /* centre position */
     const double *q = d->qpos + s->block_qpos + 3; /* orientation (w, x, y, z) */
     const double *vel = d->qvel + s->block_dof;    /* linear (world), angular (body frame) */
     const double *gvel = d->qvel + s->gripper_dof; /* slides x, y, z */
-    mju_quat2Mat(rot, q);                          /* row-major body-to-world */
+    mju_quat2Mat(r, q);                            /* row-major body-to-world */
     for (int i = 0; i < 3; i++) {
+        double spin = r[3 * i] * vel[3] + r[3 * i + 1] * vel[4] + r[3 * i + 2] * vel[5];
         obs[i] = (float)grip[i];
         obs[3 + i] = (float)block[i];
         obs[6 + i] = (float)(block[i] - grip[i]);
-        obs[12 + i] = (float)vel[i];
-        obs[15 + i] =
-            (float)(rot[3 * i] * vel[3] + rot[3 * i + 1] * vel[4] + rot[3 * i + 2] * vel[5]);
-        obs[18 + i] = (float)gvel[i];
+        obs[14 + i] = (float)((vel[i] - gvel[i]) * dt);
+        obs[17 + i] = (float)(spin * dt);
+        obs[20 + i] = (float)(gvel[i] * dt);
         achieved_goal[i] = (float)block[i];
     }
-    double w = q[0], x = q[1], y = q[2], z = q[3];
-    obs[9] = (float)atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y));
-    obs[10] = (float)asin(clampd(2.0 * (w * y - z * x), -1.0, 1.0));
-    obs[11] = (float)atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z));
+    obs[9] = obs[10] = 0.0f;  /* fingers: closed, no joints */
+    obs[23] = obs[24] = 0.0f; /* and still */
+    /* R = Rx(e0) Ry(e1) Rz(e2): r[2] = sin e1, r[5] = -sin e0 cos e1, r[8] = cos e0 cos e1,
+     * r[1] = -cos e1 sin e2, r[0] = cos e1 cos e2; at cos e1 = 0, e0 = 0 and e2 from r[3], r[4]. */
+    double ce1 = sqrt(r[8] * r[8] + r[5] * r[5]);
+    if (ce1 > 1e-9) {
+        obs[11] = (float)atan2(-r[5], r[8]);
+        obs[12] = (float)atan2(r[2], ce1);
+        obs[13] = (float)atan2(-r[1], r[0]);
+    } else {
+        obs[11] = 0.0f;
+        obs[12] = (float)atan2(r[2], ce1);
+        obs[13] = (float)atan2(r[3], r[4]);
+    }
 }
 
 static void fp_reset(void *state, float *obs, float *achieved_goal, float *desired_goal) {
@@ -158,8 +182,8 @@ static void fp_reset(void *state, float *obs, float *achieved_goal, float *desir
         s->goal[0] = s->block_start[0] + r * cos(a);
         s->goal[1] = s->block_start[1] + r * sin(a);
     } else {
-        s->goal[0] = FP_FIXED_GOAL_X;
-        s->goal[1] = FP_FIXED_GOAL_Y;
+        s->goal[0] = s->gripper_start[0] + FP_FIXED_GOAL_DX;
+        s->goal[1] = s->gripper_start[1] + FP_FIXED_GOAL_DY;
     }
     s->goal[2] = FP_BLOCK_Z;
     mj_forward(s->m, s->d);

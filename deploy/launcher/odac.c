@@ -45,9 +45,10 @@ typedef struct {
 static struct {
     char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX];
     char bin_dir[FLAGS_STR_MAX], host[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
+    char goal_mode[FLAGS_STR_MAX];
     long long actors, shards, num_envs, seed, max_env_steps, base_port;
     double target_distance;
-} opt = {"box2d", "odac", "runs", "", "", "127.0.0.1", "", 1, 1, 8, 0, 200000, 15555, 0.5};
+} opt = {"box2d", "odac", "runs", "", "", "127.0.0.1", "", "fixed", 1, 1, 8, 0, 200000, 15555, 0.5};
 
 static child_t children[MAX_CHILDREN];
 static int n_children;
@@ -268,6 +269,8 @@ int main(int argc, char **argv) {
         {"shards", FLAG_INT, &opt.shards, 1, 4, "replay shard processes"},
         {"num-envs", FLAG_INT, &opt.num_envs, 1, 1024, "envs stepped by each actor"},
         {"seed", FLAG_INT, &opt.seed, 0, 2147483647, "run seed"},
+        {"goal-mode", FLAG_STRING, opt.goal_mode, 0, -1,
+         "actors' goals: fixed (the paper's) or random"},
         {"max-env-steps", FLAG_INT, &opt.max_env_steps, 1, 1e12, "env step budget of the run"},
         {"target-distance", FLAG_DOUBLE, &opt.target_distance, 0, 1e9,
          "stop when the evaluation final distance reaches this"},
@@ -284,6 +287,10 @@ int main(int argc, char **argv) {
     if (rc == 1) return 0;
     if (rc != 0) {
         fprintf(stderr, "odac: %s\n", err);
+        return 2;
+    }
+    if (strcmp(opt.goal_mode, "fixed") != 0 && strcmp(opt.goal_mode, "random") != 0) {
+        fprintf(stderr, "odac: --goal-mode must be fixed or random (got '%s')\n", opt.goal_mode);
         return 2;
     }
     if (!opt.bin_dir[0]) {
@@ -364,6 +371,7 @@ int main(int argc, char **argv) {
         child_t *c = new_child(ROLE_ACTOR, j, "odac-actor");
         add_arg(c, "--env=%s", opt.env);
         add_arg(c, "--actor-id=%d", j);
+        add_arg(c, "--goal-mode=%s", opt.goal_mode);
         add_arg(c, "--num-envs=%lld", opt.num_envs);
         add_arg(c, "--shards=%s", insert_eps);
         add_arg(c, "--weights=%s", weights_ep);
