@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/setup.sh
-exec ./build/bin/odac run --env box2d --variant odac --target-distance 0.5 --max-env-steps 300000 "$@"
+exec ./build/bin/odac run --env box2d --variant odac --target-distance 0.6 --max-env-steps 300000 "$@"

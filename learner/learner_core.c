@@ -417,8 +417,11 @@ static void compute(learner_t *L, const learner_batch_t *b, const float *noise_p
     for (int i = 0; i < B; i++) max_abs = fmax(max_abs, fabs((double)L->reward[i]));
     double mom = c->reward_scale_momentum;
     res.reward_ema = L->reward_ema_init ? mom * L->reward_ema + (1.0 - mom) * max_abs : max_abs;
-    res.reward_scale = c->reward_scale_auto ? c->reward_scale_k / fmax(res.reward_ema, 1e-6)
-                                            : (double)c->reward_scale;
+    /* The auto scale is ODAC's (its log densities span orders of magnitude); the HER rewards are
+     * already in [-1, 0] or distances and keep the constant scale. */
+    int auto_scale = c->reward_scale_auto && learner_variant_uses_model(c->variant);
+    res.reward_scale =
+        auto_scale ? c->reward_scale_k / fmax(res.reward_ema, 1e-6) : (double)c->reward_scale;
 
     /* 4-5. discounts and targets (no gradient through them). */
     learner_targets(c, B, L->reward, L->v_next, b->done, (float)res.reward_scale, L->discount,

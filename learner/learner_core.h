@@ -43,7 +43,8 @@ typedef struct {
     float lr_critic;             /* 1e-3 */
     float lr_alpha;              /* 1e-3 */
     float lr_model;              /* 1e-2 (reference code) */
-    int reward_scale_auto;       /* 0: c = reward_scale; 1: c = reward_scale_k / EMA(max |r|) */
+    int reward_scale_auto;       /* 0: c = reward_scale; 1: c = reward_scale_k / EMA(max |r|)
+                                  * for the model variants (HER variants keep reward_scale) */
     float reward_scale;          /* constant c; default 1 */
     float reward_scale_k;        /* k of the auto scale (reference code: 1, 10, 100) */
     float reward_scale_momentum; /* EMA momentum of max |r|; 0.999 */

@@ -242,8 +242,14 @@ static void test_targets_options(void) {
 }
 
 /* The auto scale's EMA: m_1 = max|r_1|, m_2 = 0.999 m_1 + 0.001 max|r_2|, c = k / m. */
+/* |r| of row i under the fixed model N(g; phi(s), I) (G = 2): |g - s|^2 / 2 + log(2 pi). */
+static double fixed_model_abs_reward(int i) {
+    double dx = goals[2 * i] - obs[2 * i], dy = goals[2 * i + 1] - obs[2 * i + 1];
+    return fabs(-0.5 * (dx * dx + dy * dy) - log(2.0 * M_PI));
+}
+
 static void test_reward_scale_ema(void) {
-    learner_config_t c = tiny_config(LEARNER_HER_DISTANCE);
+    learner_config_t c = tiny_config(LEARNER_FIXED_MODEL);
     c.reward_scale_auto = 1;
     c.reward_scale_k = 100.0f;
     char err[256];
@@ -251,22 +257,30 @@ static void test_reward_scale_ema(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(L);
     learner_batch_t b = {B, obs, act, nobs, obs, nobs, goals, NULL};
     double m1 = 0.0;
-    for (int i = 0; i < B; i++)
-        m1 = fmax(m1, hypot(nobs[2 * i] - goals[2 * i], nobs[2 * i + 1] - goals[2 * i + 1]));
+    for (int i = 0; i < B; i++) m1 = fmax(m1, fixed_model_abs_reward(i));
     CU_ASSERT_EQUAL_FATAL(learner_update(L, &b, err, sizeof err), 0);
     learner_batch_t b2 = b; /* second batch: rows 2.. only (a different max) */
     b2.B = 2;
     b2.obs += 2 * O, b2.actions += 2 * A, b2.next_obs += 2 * O, b2.achieved_goal += 2 * G;
     b2.next_achieved_goal += 2 * G, b2.goals += 2 * G;
     double m2 = 0.0;
-    for (int i = 2; i < 4; i++)
-        m2 = fmax(m2, hypot(nobs[2 * i] - goals[2 * i], nobs[2 * i + 1] - goals[2 * i + 1]));
+    for (int i = 2; i < 4; i++) m2 = fmax(m2, fixed_model_abs_reward(i));
     float noise[B * A] = {0};
     learner_losses_t losses;
     CU_ASSERT_EQUAL_FATAL(learner_compute(L, &b2, noise, noise, &losses, err, sizeof err), 0);
     double m = 0.999 * m1 + 0.001 * m2;
-    CU_ASSERT_DOUBLE_EQUAL(losses.reward_ema, m, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(losses.reward_ema, m, 1e-5);
     CU_ASSERT_DOUBLE_EQUAL(losses.reward_scale, 100.0 / m, 1e-4);
+    learner_free(L);
+    /* The HER variants keep the constant scale (their rewards are in [-1, 0] or distances). */
+    c = tiny_config(LEARNER_HER_DISTANCE);
+    c.reward_scale_auto = 1;
+    c.reward_scale_k = 100.0f;
+    c.reward_scale = 2.0f;
+    L = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+    CU_ASSERT_EQUAL_FATAL(learner_compute(L, &b, noise, noise, &losses, err, sizeof err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(losses.reward_scale, 2.0, 1e-12);
     learner_free(L);
 }
 

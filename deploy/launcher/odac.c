@@ -48,7 +48,7 @@ static struct {
     char goal_mode[FLAGS_STR_MAX];
     long long actors, shards, num_envs, seed, max_env_steps, base_port;
     double target_distance;
-} opt = {"box2d", "odac", "runs", "", "", "127.0.0.1", "", "fixed", 1, 1, 8, 0, 200000, 15555, 0.5};
+} opt = {"box2d", "odac", "runs", "", "", "127.0.0.1", "", "fixed", 1, 1, 8, 0, 200000, 15555, 0.6};
 
 static child_t children[MAX_CHILDREN];
 static int n_children;

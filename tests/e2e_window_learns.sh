@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# End-to-end learning check of ODAC on a robot task: the real processes train window (fixed goal,
+# the per-env defaults) from a fixed seed, and the evaluation final distance must fall from the
+# untrained policy's 0.40 (the hand at its start, the window open) to at most 0.25 within 100,000
+# env steps: the hand has learned to reach its part of the goal, 0.20 away from solving the task
+# (closing the window, the rest of the way, takes ODAC about 300,000 steps; see README "Learning").
+# It asserts the outcome, not the time. Usage: e2e_window_learns.sh BUILD_DIR
+set -euo pipefail
+build=${1:?usage: e2e_window_learns.sh BUILD_DIR}
+work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+budget=100000
+"$build/bin/odac" run --env window --variant odac --seed 1 --actors 1 --shards 1 \
+  --target-distance 0.25 --max-env-steps "$budget" --run-dir "$work" --run-id e2e \
+  --base-port "$port" </dev/null || { echo "FAIL: launcher exited with $?"; tail -n 50 "$work"/e2e/logs/*.log; exit 1; }
+csv="$work/e2e/progress.csv"
+[ -s "$csv" ] || { echo "FAIL: no progress.csv"; exit 1; }
+tail -n 5 "$csv"
+# Columns by name: env_steps, eval_distance_mean, q_mean.
+read -r best bad_q < <(awk -F, -v budget="$budget" '
+  NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+  { d = $col["eval_distance_mean"]; q = $col["q_mean"]
+    if (d != "nan" && $col["env_steps"] <= budget && (b == "" || d + 0 < b)) b = d + 0
+    if (q == "nan" || q == "inf" || q == "-inf") bad++ }
+  END { print (b == "" ? "none" : b), bad + 0 }' "$csv")
+echo "best evaluation final distance within $budget env steps: $best; non-finite q rows: $bad_q"
+if [ "$best" != none ] && [ "$bad_q" -eq 0 ] && awk -v b="$best" 'BEGIN { exit !(b <= 0.25) }'; then
+  echo "1 passed, 0 failed"
+else
+  echo "FAIL: window's evaluation final distance never reached 0.25 (or q was not finite)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
