@@ -65,6 +65,7 @@ struct actor {
     Odac__PolicyWeights *stashed; /* newest weights that arrived during an evaluation */
     rng_t explore_rng;
     float explore_eps, explore_noise; /* in force: the actor's flags, else the learner's word */
+    long long random_steps;
 
     /* The current step, env-major. */
     float *obs;            /* (n, O) */
@@ -105,7 +106,7 @@ void actor_config_default(actor_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->actor_id = 0;
     cfg->num_envs = 1;
-    cfg->random_steps = 1000;
+    cfg->random_steps = -1; /* the run's per-env default, from the learner */
     cfg->eval_every = 50;
     cfg->eval_episodes = 5;
     cfg->seed = 0;
@@ -175,8 +176,8 @@ int actor_config_validate(const actor_config_t *cfg, char *err, size_t errcap) {
         snprintf(err, errcap, "actor: --stats is required (learner stats endpoint)");
         return -1;
     }
-    if (cfg->random_steps < 0 || cfg->eval_every < 0) {
-        snprintf(err, errcap, "actor: --random-steps and --eval-every must be >= 0");
+    if (cfg->random_steps < -1 || cfg->eval_every < 0) {
+        snprintf(err, errcap, "actor: --random-steps must be >= -1 and --eval-every >= 0");
         return -1;
     }
     if (cfg->eval_episodes < 1 || cfg->eval_episodes > 1000000) {
@@ -513,6 +514,11 @@ static void apply_weights(actor_t *a, Odac__PolicyWeights *w) {
     a->c.policy_version = w->version;
     a->explore_eps = a->cfg.random_eps >= 0.0f ? a->cfg.random_eps : w->explore_random_eps;
     a->explore_noise = a->cfg.action_noise >= 0.0f ? a->cfg.action_noise : w->explore_action_noise;
+    a->random_steps =
+        a->cfg.random_steps >= 0
+            ? a->cfg.random_steps
+            : (long long)(w->explore_random_steps > 1000000000000ULL ? 1000000000000ULL
+                                                                     : w->explore_random_steps);
     a->c.weights_applied++;
     odac__policy_weights__free_unpacked(w, NULL);
 }
@@ -805,7 +811,7 @@ int actor_step(actor_t *a, char *err, size_t errcap) {
     int n = a->n, A = a->A;
     if (a->mode == MODE_EVAL) {
         policy_act(a->policy, a->obs, a->desired_goal, n, 1, NULL, a->actions);
-    } else if (!a->c.has_policy || (long long)a->c.env_steps < a->cfg.random_steps) {
+    } else if (!a->c.has_policy || (long long)a->c.env_steps < a->random_steps) {
         float lo = a->spec.action_low, span = a->spec.action_high - a->spec.action_low;
         for (int k = 0; k < n * A; k++) a->actions[k] = lo + span * rng_uniform(&a->explore_rng);
     } else {

@@ -27,7 +27,8 @@ typedef struct {
     char shards[ACTOR_ENDPOINT_MAX];  /* comma-separated replay insert endpoints (PUSH each) */
     char weights[ACTOR_ENDPOINT_MAX]; /* learner weights endpoint (SUB, conflated) */
     char stats[ACTOR_ENDPOINT_MAX];   /* learner stats endpoint (PUSH) */
-    long long random_steps;           /* uniformly random actions for the first K env steps */
+    long long random_steps;           /* uniformly random actions for the first K env steps; -1: the
+                                       * learner's word (weights messages), random until weights arrive */
     long long eval_every;             /* training episodes between evaluations; 0: never */
     int eval_episodes;                /* deterministic episodes per evaluation */
     uint64_t seed;                    /* env seeds and exploration noise derive from seed+id */

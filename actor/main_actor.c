@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "",
                 heartbeat_file[FLAGS_STR_MAX] = "";
-    long long actor_id = 0, num_envs = 1, random_steps = 1000, eval_every = 50, eval_episodes = 5,
+    long long actor_id = 0, num_envs = 1, random_steps = -1, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     double random_eps = -1, action_noise = -1, env_action_noise = 0;
     const flag_t table[] = {
@@ -34,8 +34,8 @@ int main(int argc, char **argv) {
          "replay insert endpoints, comma-separated (tcp://host:5560,...)"},
         {"weights", FLAG_STRING, weights, 0, 0, "learner weights endpoint (tcp://host:5555)"},
         {"stats", FLAG_STRING, stats, 0, 0, "learner stats endpoint (tcp://host:5556)"},
-        {"random-steps", FLAG_INT, &random_steps, 0, 9e18,
-         "uniformly random actions for the first K env steps"},
+        {"random-steps", FLAG_INT, &random_steps, -1, 9e18,
+         "uniformly random actions for the first K env steps (-1: the run's, from the learner)"},
         {"eval-every", FLAG_INT, &eval_every, 0, 9e18,
          "training episodes between deterministic evaluations (0: never)"},
         {"eval-episodes", FLAG_INT, &eval_episodes, 1, 1000000, "episodes per evaluation"},

@@ -251,11 +251,17 @@ float learner_raw_log_std(const learner_config_t *cfg, float log_std) {
     return (float)atanh(x);
 }
 
-/* d log_std / d raw of the bound. */
+/* d log_std / d raw of the bound: (max - min) / 2 * sech^2(raw), in double so it stays positive
+ * far into the tails (1 - tanhf^2 rounds to 0 beyond |raw| ~ 9, which would make it stick). */
 static inline float bound_slope(const learner_config_t *cfg, float raw) {
-    float t = tanhf(raw);
-    return (cfg->model_log_std_max - cfg->model_log_std_min) * 0.5f * (1.0f - t * t);
+    double ch = cosh((double)raw);
+    return (float)(0.5 * ((double)cfg->model_log_std_max - cfg->model_log_std_min) / (ch * ch));
 }
+
+/* The global raw log-std is kept within +-LOG_STD_RAW_MAX after each step: the bound there is
+ * within 1e-5 of its range's end, and the gradient (sech^2 ~ 2.5e-5) still turns Adam around as
+ * soon as the data asks for a wider or narrower model. */
+#define LOG_STD_RAW_MAX 6.0f
 
 /* ---- step 1: rewards (and the outcome model's forward pass and loss) ---- */
 
@@ -572,7 +578,12 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     nn_adam_step(&L->adam_q2, L->q2.params, L->g_q2);
     if (L->has_model) {
         nn_adam_step(&L->adam_model, L->model.params, L->g_model);
-        if (!c->model_state_log_std) nn_adam_step(&L->adam_log_std, L->model_log_std, L->g_log_std);
+        if (!c->model_state_log_std) {
+            nn_adam_step(&L->adam_log_std, L->model_log_std, L->g_log_std);
+            for (int j = 0; j < c->goal_dim; j++)
+                L->model_log_std[j] =
+                    fmaxf(-LOG_STD_RAW_MAX, fminf(LOG_STD_RAW_MAX, L->model_log_std[j]));
+        }
     }
     nn_polyak(L->q1_target.params, L->q1.params, L->q1.n_params, c->tau);
     nn_polyak(L->q2_target.params, L->q2.params, L->q2.n_params, c->tau);

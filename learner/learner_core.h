@@ -70,6 +70,7 @@ typedef struct {
      * probability of a uniformly random action per step, and the std of Gaussian noise added to
      * the policy's sampled action (then clipped to the action bounds). */
     float explore_random_eps, explore_action_noise;
+    long long explore_random_steps; /* actors' uniformly random first env steps */
     uint64_t seed;
 } learner_config_t;
 

@@ -38,6 +38,7 @@ typedef struct {
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
     double reward_scale, reward_scale_k, fixed_alpha, her_eps, model_std_min, model_std_max;
     double norm_clip, random_eps, action_noise;
+    long long random_steps;
 } options_t;
 
 typedef struct {
@@ -179,6 +180,8 @@ static int build_table(server_t *s, flag_t *t) {
       "actors: probability of a uniformly random action per step");
     F("action-noise", FLAG_DOUBLE, &o->action_noise, 0, 10,
       "actors: std of Gaussian noise added to sampled actions");
+    F("random-steps", FLAG_INT, &o->random_steps, 0, 1e12,
+      "actors: uniformly random actions for each actor's first K env steps");
     F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
     F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
     F("prefetch", FLAG_INT, &o->prefetch, 1, 16, "sample requests in flight per shard");
@@ -214,6 +217,7 @@ static void options_from_config(options_t *o, const learner_config_t *c) {
     o->norm_clip = c->norm_clip;
     o->random_eps = c->explore_random_eps;
     o->action_noise = c->explore_action_noise;
+    o->random_steps = c->explore_random_steps;
 }
 
 static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
@@ -256,6 +260,7 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
     c->norm_clip = (float)o->norm_clip;
     c->explore_random_eps = (float)o->random_eps;
     c->explore_action_noise = (float)o->action_noise;
+    c->explore_random_steps = o->random_steps;
     c->seed = (uint64_t)o->seed;
     return learner_config_validate(c, err, errcap);
 }
@@ -423,6 +428,7 @@ static void publish(server_t *s, int run_finished) {
     }
     w.explore_random_eps = s->cfg.explore_random_eps;
     w.explore_action_noise = s->cfg.explore_action_noise;
+    w.explore_random_steps = (uint64_t)s->cfg.explore_random_steps;
     if (wire_send_single(s->pub, &w.base, ZMQ_DONTWAIT) != 0)
         log_warn("publishing weights failed: %s", zmq_strerror(zmq_errno()));
     s->last_publish_time = now_s();
