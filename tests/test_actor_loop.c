@@ -182,8 +182,15 @@ static double now_s(void) {
  * is mean_j = 0.1 * (goal_j - obs_j), log_std_j = log_std. So the deterministic action is
  * tanh(0.1 * (goal - obs)), computed independently by expected_action(). Returns the packed
  * PolicyWeights (caller frees) and its length in *len. */
-static uint8_t *make_weights(const int *hidden, int n_hidden, float log_std, uint64_t version,
-                             const char *env_name, int run_finished, size_t *len) {
+/* The run's word that weights messages may carry beside the parameters: exploration (random eps)
+ * and a normaliser with mean 0 and the same std for every obs and goal dim (0: none). */
+typedef struct {
+    float random_eps, norm_std;
+} weights_extras_t;
+
+static uint8_t *make_weights_with(const int *hidden, int n_hidden, float log_std, uint64_t version,
+                                  const char *env_name, int run_finished, const weights_extras_t *x,
+                                  size_t *len) {
     int n_layers = n_hidden + 1;
     int width[10];
     width[0] = 4;
@@ -224,11 +231,26 @@ static uint8_t *make_weights(const int *hidden, int n_hidden, float log_std, uin
     w.n_data = n_data;
     w.data = data;
     w.run_finished = run_finished;
+    float zeros[2] = {0.0f, 0.0f}, stds[2] = {x->norm_std, x->norm_std};
+    if (x->norm_std > 0.0f) {
+        w.n_obs_mean = w.n_obs_std = w.n_goal_mean = w.n_goal_std = 2;
+        w.obs_mean = w.goal_mean = zeros;
+        w.obs_std = w.goal_std = stds;
+        w.norm_clip = 5.0f;
+    }
+    w.explore_random_eps = x->random_eps;
     *len = odac__policy_weights__get_packed_size(&w);
     uint8_t *buf = malloc(*len + 1);
     odac__policy_weights__pack(&w, buf);
     free(data);
     return buf;
+}
+
+static uint8_t *make_weights(const int *hidden, int n_hidden, float log_std, uint64_t version,
+                             const char *env_name, int run_finished, size_t *len) {
+    const weights_extras_t none = {0.0f, 0.0f};
+    return make_weights_with(hidden, n_hidden, log_std, version, env_name, run_finished, &none,
+                             len);
 }
 
 static void expected_action(const float *obs, const float *goal, float *action) {
@@ -425,6 +447,62 @@ static void test_weights_drive_actions(void) {
     free(w9);
     actor_free(a);
     fixture_close(&f);
+}
+
+/* Counts, over the episodes recorded under version, the actions that equal
+ * tanh(gain (goal - obs)) (the analytic policy on inputs scaled by gain / 0.1) and all actions. */
+static void count_policy_actions(const fixture_t *f, int from, uint64_t version, float gain,
+                                 int *match, int *total) {
+    *match = *total = 0;
+    for (int i = from; i < f->n_got; i++) {
+        const Odac__Episode *e = f->got[i];
+        if (e->policy_version != version) continue;
+        for (uint32_t t = 0; t < e->length; t++) {
+            int same = 1;
+            for (int j = 0; j < 2; j++) {
+                float want = tanhf(gain * (e->desired_goal[j] - e->observations[2 * t + j]));
+                same &= fabsf(e->actions[2 * t + j] - want) <= 1e-4f;
+            }
+            *match += same;
+            (*total)++;
+        }
+    }
+}
+
+/* The run's word in weights messages: a normaliser changes what the policy sees (std 2 halves
+ * every input: the actions become tanh(0.05 (goal - obs))); random_eps 1 replaces every action by
+ * a uniform one unless the actor's own --random-eps 0 overrides it. */
+static void test_weights_carry_normaliser_and_exploration(void) {
+    for (int override = 0; override < 2; override++) {
+        fixture_t f;
+        fixture_open(&f, 1, (int[]){1});
+        actor_config_t cfg;
+        config_for(&f, 1, &cfg);
+        cfg.random_eps = override ? 0.0f : -1.0f;
+        actor_t *a = actor_new(&cfg, f.ctx, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        size_t len;
+        const weights_extras_t x = {1.0f, 2.0f};
+        uint8_t *w = make_weights_with((int[]){8}, 1, -20.0f, 5, "box2d", 0, &x, &len);
+        uint64_t v = 5;
+        CU_ASSERT_FATAL(step_until(a, &f, w, len, version_is, &v));
+        actor_counters_t c;
+        actor_get_counters(a, &c);
+        uint64_t want = c.episodes + 4;
+        CU_ASSERT(step_until(a, &f, NULL, 0, episodes_at_least, &want));
+        drain_shards(&f);
+        int match, total;
+        count_policy_actions(&f, 0, 5, 0.05f, &match, &total);
+        CU_ASSERT(total >= 100);
+        if (override) {
+            CU_ASSERT_EQUAL(match, total); /* the normalised policy, exactly */
+        } else {
+            CU_ASSERT_EQUAL(match, 0); /* all random */
+        }
+        free(w);
+        actor_free(a);
+        fixture_close(&f);
+    }
 }
 
 static void test_bad_weights_rejected(void) {
@@ -831,6 +909,8 @@ int main(void) {
     const test_case_t cases[] = {
         {"episodes recorded, replayable and spread round-robin", test_episodes_recorded_and_spread},
         {"published weights drive the actions", test_weights_drive_actions},
+        {"weights carry the normaliser and exploration",
+         test_weights_carry_normaliser_and_exploration},
         {"bad weights are rejected, counted and ignored", test_bad_weights_rejected},
         {"evaluation report after eval_every episodes", test_eval_report},
         {"run_finished stops the actor", test_run_finished},
