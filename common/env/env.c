@@ -123,6 +123,11 @@ static int first_non_finite(const float *action, int n) {
     return -1;
 }
 
+static float clip_action(const env_spec_t *spec, float a) {
+    return a < spec->action_low ? spec->action_low
+                                : (a > spec->action_high ? spec->action_high : a);
+}
+
 int env_step(env_t *env, const float *action, float *obs, float *achieved_goal,
              env_step_info_t *info, char *err, size_t errcap) {
     const env_spec_t *spec = &env->ops->spec;
@@ -132,21 +137,13 @@ int env_step(env_t *env, const float *action, float *obs, float *achieved_goal,
                  (double)action[bad]);
         return -1;
     }
-    for (int i = 0; i < spec->action_dim; i++) {
-        float a = action[i];
-        env->clipped_action[i] = a < spec->action_low
-                                     ? spec->action_low
-                                     : (a > spec->action_high ? spec->action_high : a);
-    }
-    if (env->action_noise_std > 0.0f) {
-        for (int i = 0; i < spec->action_dim; i++) {
-            float a =
-                env->clipped_action[i] + env->action_noise_std * rng_normal(&env->action_noise_rng);
-            env->clipped_action[i] = a < spec->action_low
-                                         ? spec->action_low
-                                         : (a > spec->action_high ? spec->action_high : a);
-        }
-    }
+    for (int i = 0; i < spec->action_dim; i++)
+        env->clipped_action[i] = clip_action(spec, action[i]);
+    if (env->action_noise_std > 0.0f) /* on the clipped action, then clipped again */
+        for (int i = 0; i < spec->action_dim; i++)
+            env->clipped_action[i] =
+                clip_action(spec, env->clipped_action[i] +
+                                      env->action_noise_std * rng_normal(&env->action_noise_rng));
     memset(info, 0, sizeof *info);
     env->ops->step(env->state, env->clipped_action, obs, achieved_goal, info);
     env->steps++;
