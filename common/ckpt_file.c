@@ -1,4 +1,5 @@
-/* ckpt_file: temp file + fsync + rename for atomic checkpoints, verified on load. */
+/* ckpt_file: temp file + fsync + rename for atomic checkpoints, verified on load, checksummed
+ * with libxxhash's XXH64 (used header-only through XXH_INLINE_ALL: no runtime library). */
 #include "ckpt_file.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -8,19 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define HEADER_BYTES 24
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 struct ckpt_writer {
     char path[4096], tmp[4200];
     FILE *f;
     uint32_t magic, version;
     uint64_t len;
-    uint64_t hash;
-    uint8_t pending[8]; /* bytes not yet folded into the hash (hash works on 8-byte words) */
-    int n_pending;
+    XXH64_state_t hash;
     int failed;
-    char error[256];
 };
 
 struct ckpt_reader {
@@ -28,37 +26,35 @@ struct ckpt_reader {
     size_t len, pos;
 };
 
-static const uint64_t HASH_SEED = 0x6f6461632d636b70ULL; /* "odac-ckp" */
-static const uint64_t HASH_MUL = 0x9e3779b97f4a7c15ULL;
+static ckpt_hook_fn hook;
 
-static inline uint64_t rotl64(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-static inline uint64_t mix_word(uint64_t h, uint64_t w) {
-    return rotl64(h ^ (w * HASH_MUL), 29) * 0xbf58476d1ce4e5b9ULL;
+void ckpt_file_set_hook(ckpt_hook_fn fn) {
+    hook = fn;
 }
 
-static uint64_t hash_finish(uint64_t h, const uint8_t *tail, int n, uint64_t total) {
-    uint64_t w = 0;
-    memcpy(&w, tail, (size_t)n);
-    if (n) h = mix_word(h, w);
-    h ^= total;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
+static void at(ckpt_point_t point, const char *path) {
+    if (hook) hook(point, path);
 }
 
 uint64_t ckpt_checksum(const void *data, size_t len) {
-    const uint8_t *p = data;
-    uint64_t h = HASH_SEED;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = mix_word(h, w);
-    }
-    return hash_finish(h, p + i, (int)(len - i), len);
+    return XXH64(data, len, 0);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_u32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
 }
 
 ckpt_writer_t *ckpt_writer_open(const char *path, uint32_t magic, uint32_t version, char *err,
@@ -77,47 +73,24 @@ ckpt_writer_t *ckpt_writer_open(const char *path, uint32_t magic, uint32_t versi
         return NULL;
     }
     setvbuf(w->f, NULL, _IOFBF, 1 << 20);
-    uint8_t header[HEADER_BYTES] = {0};
+    uint8_t header[CKPT_HEADER_BYTES] = {0};
     if (fwrite(header, 1, sizeof header, w->f) != sizeof header) w->failed = errno ? errno : EIO;
     w->magic = magic;
     w->version = version;
-    w->hash = HASH_SEED;
+    XXH64_reset(&w->hash, 0);
     return w;
 }
 
 int ckpt_writer_write(ckpt_writer_t *w, const void *data, size_t len) {
     if (w->failed) return -1;
-    if (len && fwrite(data, 1, len, w->f) != len) {
+    if (len == 0) return 0;
+    if (fwrite(data, 1, len, w->f) != len) {
         w->failed = errno ? errno : EIO;
         return -1;
     }
-    const uint8_t *p = data;
+    XXH64_update(&w->hash, data, len);
     w->len += len;
-    while (len > 0 && w->n_pending > 0) { /* complete a partial word first */
-        w->pending[w->n_pending++] = *p++;
-        len--;
-        if (w->n_pending == 8) {
-            uint64_t word;
-            memcpy(&word, w->pending, 8);
-            w->hash = mix_word(w->hash, word);
-            w->n_pending = 0;
-        }
-    }
-    for (; len >= 8; len -= 8, p += 8) {
-        uint64_t word;
-        memcpy(&word, p, 8);
-        w->hash = mix_word(w->hash, word);
-    }
-    memcpy(w->pending + w->n_pending, p, len);
-    w->n_pending += (int)len;
     return 0;
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-    memcpy(p, &v, 4);
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    memcpy(p, &v, 8);
 }
 
 int ckpt_writer_commit(ckpt_writer_t **wp, char *err, size_t errcap) {
@@ -128,14 +101,20 @@ int ckpt_writer_commit(ckpt_writer_t **wp, char *err, size_t errcap) {
         snprintf(err, errcap, "checkpoint %s: write failed: %s", w->tmp, strerror(w->failed));
         goto out;
     }
-    uint8_t header[HEADER_BYTES];
-    put_u32(header, w->magic);
-    put_u32(header + 4, w->version);
-    put_u64(header + 8, w->len);
-    put_u64(header + 16, hash_finish(w->hash, w->pending, w->n_pending, w->len));
-    if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 ||
-        fwrite(header, 1, sizeof header, w->f) != sizeof header || fflush(w->f) != 0 ||
-        fsync(fileno(w->f)) != 0) {
+    if (fflush(w->f) != 0) {
+        snprintf(err, errcap, "checkpoint %s: write failed: %s", w->tmp, strerror(errno));
+        goto out;
+    }
+    at(CKPT_AT_PAYLOAD_WRITTEN, w->path);
+    uint8_t header[CKPT_HEADER_BYTES];
+    put_u32(header, CKPT_CONTAINER_MAGIC);
+    put_u32(header + 4, CKPT_CONTAINER_FORMAT);
+    put_u32(header + 8, w->magic);
+    put_u32(header + 12, w->version);
+    put_u64(header + 16, w->len);
+    put_u64(header + 24, XXH64_digest(&w->hash));
+    if (fseek(w->f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, w->f) != sizeof header ||
+        fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) {
         snprintf(err, errcap, "checkpoint %s: write/fsync failed: %s", w->tmp, strerror(errno));
         goto out;
     }
@@ -145,10 +124,12 @@ int ckpt_writer_commit(ckpt_writer_t **wp, char *err, size_t errcap) {
         goto out;
     }
     w->f = NULL;
+    at(CKPT_AT_BEFORE_RENAME, w->path);
     if (rename(w->tmp, w->path) != 0) {
         snprintf(err, errcap, "checkpoint %s: rename failed: %s", w->path, strerror(errno));
         goto out;
     }
+    at(CKPT_AT_AFTER_RENAME, w->path);
     /* Make the rename itself durable. */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", w->path);
@@ -184,17 +165,33 @@ ckpt_reader_t *ckpt_reader_open(const char *path, uint32_t magic, uint32_t versi
         return NULL;
     }
     ckpt_reader_t *r = NULL;
-    uint8_t header[HEADER_BYTES];
-    if (fread(header, 1, sizeof header, f) != sizeof header) {
-        snprintf(err, errcap, "checkpoint %s: truncated header", path);
+    uint8_t header[CKPT_HEADER_BYTES];
+    size_t got = fread(header, 1, sizeof header, f);
+    if (got >= 4 && get_u32(header) == magic) {
+        snprintf(err, errcap,
+                 "checkpoint %s: written by an older odac (checkpoint container format 1, its "
+                 "own checksum); this build reads only container format %u (XXH64): not loaded",
+                 path, CKPT_CONTAINER_FORMAT);
         goto fail;
     }
-    uint32_t got_magic, got_version;
-    uint64_t len, sum;
-    memcpy(&got_magic, header, 4);
-    memcpy(&got_version, header + 4, 4);
-    memcpy(&len, header + 8, 8);
-    memcpy(&sum, header + 16, 8);
+    if (got != sizeof header) {
+        snprintf(err, errcap, "checkpoint %s: truncated header (%zu of %d bytes)", path, got,
+                 CKPT_HEADER_BYTES);
+        goto fail;
+    }
+    uint32_t container = get_u32(header), format = get_u32(header + 4);
+    uint32_t got_magic = get_u32(header + 8), got_version = get_u32(header + 12);
+    uint64_t len = get_u64(header + 16), sum = get_u64(header + 24);
+    if (container != CKPT_CONTAINER_MAGIC) {
+        snprintf(err, errcap, "checkpoint %s: not an odac checkpoint (starts %08x)", path,
+                 container);
+        goto fail;
+    }
+    if (format != CKPT_CONTAINER_FORMAT) {
+        snprintf(err, errcap, "checkpoint %s: container format %u, this build reads %u", path,
+                 format, CKPT_CONTAINER_FORMAT);
+        goto fail;
+    }
     if (got_magic != magic) {
         snprintf(err, errcap, "checkpoint %s: not this kind of checkpoint (magic %08x, want %08x)",
                  path, got_magic, magic);
@@ -206,14 +203,14 @@ ckpt_reader_t *ckpt_reader_open(const char *path, uint32_t magic, uint32_t versi
         goto fail;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || (uint64_t)st.st_size != HEADER_BYTES + len) {
+    if (len > CKPT_MAX_PAYLOAD_BYTES || fstat(fileno(f), &st) != 0 ||
+        (uint64_t)st.st_size != CKPT_HEADER_BYTES + len) {
         snprintf(err, errcap, "checkpoint %s: truncated or padded (%lld bytes, header says %llu)",
-                 path, (long long)st.st_size, (unsigned long long)(HEADER_BYTES + len));
+                 path, (long long)st.st_size, (unsigned long long)len + CKPT_HEADER_BYTES);
         goto fail;
     }
     r = calloc(1, sizeof *r);
-    r->data = malloc(len ? len : 1);
-    if (!r || !r->data) {
+    if (!r || !(r->data = malloc(len ? len : 1))) {
         snprintf(err, errcap, "checkpoint %s: out of memory for %llu bytes", path,
                  (unsigned long long)len);
         goto fail;
@@ -238,8 +235,15 @@ fail:
 
 int ckpt_reader_read(ckpt_reader_t *r, void *out, size_t len) {
     if (len > r->len - r->pos) return -1;
-    memcpy(out, r->data + r->pos, len);
+    if (len) memcpy(out, r->data + r->pos, len);
     r->pos += len;
+    return 0;
+}
+
+int ckpt_reader_peek(const ckpt_reader_t *r, size_t offset, void *out, size_t len) {
+    size_t left = r->len - r->pos;
+    if (offset > left || len > left - offset) return -1;
+    if (len) memcpy(out, r->data + r->pos + offset, len);
     return 0;
 }
 

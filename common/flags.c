@@ -106,6 +106,11 @@ static int apply_config_file(const flag_t *flags, int n_flags, const char *path,
         return -1;
     }
     text = malloc((size_t)size + 1);
+    if (!text) {
+        fclose(fp);
+        snprintf(err, errcap, "config %s: out of memory for %ld bytes", path, size);
+        return -1;
+    }
     len = fread(text, 1, (size_t)size, fp);
     fclose(fp);
     text[len] = '\0';

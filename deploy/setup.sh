@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev
-  libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev)
+  libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev libxxhash-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,16 +1,20 @@
 /* learner_checkpoint: the learner's whole state in one ckpt_file (versioned, checksummed, written
  * atomically): every network and target, Adam moments and step counts, log-alpha, the reward
- * normaliser, the update counter and the rng. The one idea: the payload starts with the shape of
- * the learner it came from (variant, dims, hidden sizes, parameter counts), which a load compares
- * with the learner's own and with the payload's length before writing a single byte, so a
- * mismatched or short file leaves the learner unchanged. Values are stored in host byte order. */
+ * normaliser, the update counter and the rng, followed by the caller's own record (the process's
+ * counters), so the learner and its counters come from the same save and can never disagree. The
+ * one idea: the payload starts with the shape of the learner it came from (variant, dims, hidden
+ * sizes, parameter counts), which a load compares with the learner's own and with the payload's
+ * length before writing a single byte, so a mismatched or short file leaves the learner
+ * unchanged. Values are stored in host byte order. Payload: shape, state pieces, u64 record
+ * length, record. Version 2 files (no record; the counters were in a separate progress.ckpt) are
+ * refused with a message naming the version. */
 #include "ckpt_file.h"
 #include "learner_internal.h"
 #include <stdio.h>
 #include <string.h>
 
 #define LEARNER_CKPT_MAGIC 0x4e4c444fu /* "ODLN" */
-#define LEARNER_CKPT_VERSION 2u        /* 2: input normalisers */
+#define LEARNER_CKPT_VERSION 3u        /* 2: input normalisers; 3: the caller's record inside */
 
 /* The shape a checkpoint must match. */
 typedef struct {
@@ -142,7 +146,8 @@ static int pieces_of(learner_t *L, piece_t *p) {
     return n;
 }
 
-int learner_save(const learner_t *L, const char *path, char *err, size_t errcap) {
+int learner_save_with(const learner_t *L, const char *path, const void *record, size_t record_len,
+                      char *err, size_t errcap) {
     char why[512];
     ckpt_writer_t *w =
         ckpt_writer_open(path, LEARNER_CKPT_MAGIC, LEARNER_CKPT_VERSION, why, sizeof why);
@@ -156,6 +161,9 @@ int learner_save(const learner_t *L, const char *path, char *err, size_t errcap)
     piece_t pieces[MAX_PIECES];
     int n = pieces_of((learner_t *)L, pieces); /* only read here */
     for (int i = 0; i < n; i++) ckpt_writer_write(w, pieces[i].data, pieces[i].bytes);
+    uint64_t len = record ? record_len : 0;
+    ckpt_writer_write(w, &len, sizeof len);
+    if (len) ckpt_writer_write(w, record, len);
     if (ckpt_writer_commit(&w, why, sizeof why)) {
         snprintf(err, errcap, "learner: checkpoint not written (previous file kept): %s", why);
         return -1;
@@ -163,12 +171,23 @@ int learner_save(const learner_t *L, const char *path, char *err, size_t errcap)
     return 0;
 }
 
-int learner_load(learner_t *L, const char *path, char *err, size_t errcap) {
+int learner_save(const learner_t *L, const char *path, char *err, size_t errcap) {
+    return learner_save_with(L, path, NULL, 0, err, errcap);
+}
+
+int learner_load_with(learner_t *L, const char *path, void *record, size_t record_len, char *err,
+                      size_t errcap) {
     char why[512];
     ckpt_reader_t *r =
         ckpt_reader_open(path, LEARNER_CKPT_MAGIC, LEARNER_CKPT_VERSION, NULL, why, sizeof why);
     if (!r) {
-        snprintf(err, errcap, "learner: checkpoint refused: %s", why);
+        if (strstr(why, "format version 2,"))
+            snprintf(err, errcap,
+                     "learner: checkpoint refused: %s (version 2 kept the run's counters in a "
+                     "separate progress.ckpt; start a new run)",
+                     why);
+        else
+            snprintf(err, errcap, "learner: checkpoint refused: %s", why);
         return -1;
     }
     ckpt_shape_t file, mine;
@@ -188,19 +207,38 @@ int learner_load(learner_t *L, const char *path, char *err, size_t errcap) {
     int n = pieces_of(L, pieces);
     size_t need = 0;
     for (int i = 0; i < n; i++) need += pieces[i].bytes;
-    if (ckpt_reader_remaining(r) != need) {
+    size_t have = ckpt_reader_remaining(r);
+    uint64_t file_record = 0;
+    if (have < need + sizeof file_record) {
         snprintf(err, errcap,
                  "learner checkpoint %s refused: payload holds %zu bytes of state, this learner "
                  "needs %zu",
-                 path, ckpt_reader_remaining(r), need);
+                 path, have, need + sizeof file_record);
+        ckpt_reader_close(&r);
+        return -1;
+    }
+    /* The record's length sits after the state; check it before touching the learner. */
+    ckpt_reader_peek(r, need, &file_record, sizeof file_record);
+    size_t after = have - need - sizeof file_record;
+    if (file_record != (uint64_t)after || (record && file_record != (uint64_t)record_len)) {
+        snprintf(err, errcap,
+                 "learner checkpoint %s refused: its record holds %llu bytes (%zu after it), the "
+                 "caller's is %zu",
+                 path, (unsigned long long)file_record, after, record ? record_len : (size_t)0);
         ckpt_reader_close(&r);
         return -1;
     }
     for (int i = 0; i < n; i++) ckpt_reader_read(r, pieces[i].data, pieces[i].bytes);
+    ckpt_reader_read(r, &file_record, sizeof file_record);
+    if (record) ckpt_reader_read(r, record, record_len);
     ckpt_reader_close(&r);
     L->reward_ema_init = L->reward_ema_init ? 1 : 0;
     normalizer_restore(L->obs_norm);
     normalizer_restore(L->goal_norm);
     learner_stats_reset(&L->stats);
     return 0;
+}
+
+int learner_load(learner_t *L, const char *path, char *err, size_t errcap) {
+    return learner_load_with(L, path, NULL, 0, err, errcap);
 }

@@ -163,6 +163,14 @@ int learner_save(const learner_t *L, const char *path, char *err, size_t errcap)
  * hyperparameters such as learning rates may differ). 0; or -1 with a message, the learner
  * unchanged, for a missing, corrupt, truncated or mismatched file. */
 int learner_load(learner_t *L, const char *path, char *err, size_t errcap);
+/* The same with the caller's record (record_len bytes, e.g. the process's counters) in the same
+ * file, so the learner's state and the record always come from one save. learner_load_with
+ * refuses a file whose record is not exactly record_len bytes (record NULL: skips the record);
+ * learner_save/learner_load are these with no record. */
+int learner_save_with(const learner_t *L, const char *path, const void *record, size_t record_len,
+                      char *err, size_t errcap);
+int learner_load_with(learner_t *L, const char *path, void *record, size_t record_len, char *err,
+                      size_t errcap);
 
 /* ---- the pieces of an update, exposed for tests and tools ---- */
 

@@ -24,8 +24,6 @@
 #define MAX_SHARDS 16
 #define MAX_ACTORS 1024
 #define MAX_READY 64
-#define PROGRESS_MAGIC 0x47525050u /* "PPRG" */
-#define PROGRESS_VERSION 1u
 
 typedef struct {
     char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
@@ -493,30 +491,24 @@ static void log_progress(server_t *s) {
     s->last_log_env_steps = env_steps;
 }
 
+/* The process's counters, saved inside learner.ckpt (learner_save_with) so that they always
+ * belong to the learner state beside them. */
+typedef struct {
+    double wall_time_s;
+    uint64_t env_steps, publish_version;
+    double best_eval;
+} progress_record_t;
+
 static int save_checkpoint(server_t *s) {
     char path[sizeof s->run_path + 32], err[1024];
+    progress_record_t rec = {wall_time(s), total_env_steps(s), s->publish_version, s->best_eval};
     snprintf(path, sizeof path, "%s/learner.ckpt", s->run_path);
-    if (learner_save(s->learner, path, err, sizeof err) != 0) {
+    if (learner_save_with(s->learner, path, &rec, sizeof rec, err, sizeof err) != 0) {
         log_error("checkpoint failed: %s", err);
         return -1;
     }
-    /* Process counters beside the learner's state. */
     snprintf(path, sizeof path, "%s/progress.ckpt", s->run_path);
-    ckpt_writer_t *w = ckpt_writer_open(path, PROGRESS_MAGIC, PROGRESS_VERSION, err, sizeof err);
-    if (!w) {
-        log_error("checkpoint failed: %s", err);
-        return -1;
-    }
-    double wall = wall_time(s);
-    uint64_t steps = total_env_steps(s);
-    ckpt_writer_write(w, &wall, sizeof wall);
-    ckpt_writer_write(w, &steps, sizeof steps);
-    ckpt_writer_write(w, &s->publish_version, sizeof s->publish_version);
-    ckpt_writer_write(w, &s->best_eval, sizeof s->best_eval);
-    if (ckpt_writer_commit(&w, err, sizeof err) != 0) {
-        log_error("checkpoint failed: %s", err);
-        return -1;
-    }
+    unlink(path); /* an older odac's separate counters file, now inside learner.ckpt */
     log_info("checkpoint written at update %lld", learner_updates(s->learner));
     return 0;
 }
@@ -528,23 +520,14 @@ static int load_checkpoint(server_t *s, char *err, size_t errcap) {
         log_warn("--resume: no checkpoint at %s yet; starting the run from scratch", path);
         return 0;
     }
-    if (learner_load(s->learner, path, err, errcap) != 0) return -1;
-    snprintf(path, sizeof path, "%s/progress.ckpt", s->run_path);
-    ckpt_reader_t *r = ckpt_reader_open(path, PROGRESS_MAGIC, PROGRESS_VERSION, NULL, err, errcap);
-    if (!r) return -1;
-    uint64_t steps = 0;
-    int rc = ckpt_reader_read(r, &s->wall_offset, sizeof s->wall_offset) |
-             ckpt_reader_read(r, &steps, sizeof steps) |
-             ckpt_reader_read(r, &s->publish_version, sizeof s->publish_version) |
-             ckpt_reader_read(r, &s->best_eval, sizeof s->best_eval);
-    ckpt_reader_close(&r);
-    if (rc != 0) {
-        snprintf(err, errcap, "%s: too short", path);
-        return -1;
-    }
-    s->restored_env_steps = steps;
+    progress_record_t rec;
+    if (learner_load_with(s->learner, path, &rec, sizeof rec, err, errcap) != 0) return -1;
+    s->wall_offset = rec.wall_time_s;
+    s->publish_version = rec.publish_version;
+    s->best_eval = rec.best_eval;
+    s->restored_env_steps = rec.env_steps;
     log_info("resumed from %s/learner.ckpt at update %lld, %llu env steps", s->run_path,
-             learner_updates(s->learner), (unsigned long long)steps);
+             learner_updates(s->learner), (unsigned long long)rec.env_steps);
     return 0;
 }
 

@@ -1,12 +1,16 @@
 /* test_learner_checkpoint: save, continue k updates; load into a fresh learner (other seed),
  * the same k updates: every parameter bit-identical. Corrupt, truncated, mismatched and missing
  * checkpoints are refused with a message and leave the learner unchanged; a failed save keeps the
- * previous good file. */
+ * previous good file. The caller's record (the process's counters) lives in the same file: a
+ * crash at any point of a save leaves a learner and a record from the same save, and an old
+ * version-2 file is refused naming its version. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include "ckpt_file.h"
 #include "learner_core.h"
 #include "test_learner_ref.h"
 #include "testutil.h"
@@ -212,6 +216,118 @@ static void test_refusals(void) {
     rmdir(dir);
 }
 
+/* The counters a server keeps beside its learner. */
+typedef struct {
+    long long updates;
+    uint64_t env_steps;
+} record_t;
+
+static void test_record_round_trip(void) {
+    learner_config_t c = small_config(LEARNER_ODAC, 1);
+    make_batches(&c);
+    char err[512], path[600];
+    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt-record"));
+    learner_t *a = learner_new(&c, err, sizeof err), *b = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    run(a, 0, 2);
+    record_t rec = {learner_updates(a), 1234}, back = {0, 0};
+    CU_ASSERT_EQUAL_FATAL(learner_save_with(a, path, &rec, sizeof rec, err, sizeof err), 0);
+    /* a record of another size is refused, the learner untouched */
+    char small[4];
+    CU_ASSERT_EQUAL(learner_load_with(b, path, small, sizeof small, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "record"));
+    CU_ASSERT_EQUAL(learner_updates(b), 0);
+    CU_ASSERT_EQUAL(learner_load_with(b, path, &back, sizeof back, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(back.updates, 2);
+    CU_ASSERT_EQUAL(back.env_steps, 1234);
+    CU_ASSERT(same_state(a, b));
+    /* learner_load skips the record; a file without one refuses a caller that wants one */
+    CU_ASSERT_EQUAL(learner_load(b, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL_FATAL(learner_save(a, path, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(learner_load_with(b, path, &back, sizeof back, err, sizeof err), -1);
+    learner_free(a);
+    learner_free(b);
+    free_batches();
+}
+
+static ckpt_point_t crash_point;
+
+static void crash_hook(ckpt_point_t point, const char *p) {
+    (void)p;
+    if (point == crash_point) _exit(77);
+}
+
+/* A child saves L (and its record) and dies at point; the parent then loads what is on disk
+ * into a fresh learner. Returns the updates of what was loaded, -1 when there was no file. */
+static long long crash_and_load(learner_t *L, const learner_config_t *c, const char *path,
+                                ckpt_point_t point) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        crash_point = point;
+        ckpt_file_set_hook(crash_hook);
+        char err[512];
+        record_t rec = {learner_updates(L), (uint64_t)learner_updates(L) * 100};
+        learner_save_with(L, path, &rec, sizeof rec, err, sizeof err);
+        _exit(0);
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 77);
+    if (access(path, F_OK) != 0) return -1;
+    char err[512];
+    learner_t *b = learner_new(c, err, sizeof err);
+    record_t rec = {-1, 0};
+    CU_ASSERT_EQUAL(learner_load_with(b, path, &rec, sizeof rec, err, sizeof err), 0);
+    /* the one property the two-file layout broke: state and counters from the same save */
+    CU_ASSERT_EQUAL(rec.updates, learner_updates(b));
+    CU_ASSERT_EQUAL(rec.env_steps, (uint64_t)learner_updates(b) * 100);
+    long long updates = learner_updates(b);
+    learner_free(b);
+    return updates;
+}
+
+static void test_crash_points(void) {
+    learner_config_t c = small_config(LEARNER_ODAC, 1);
+    make_batches(&c);
+    char err[512], path[600];
+    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt-crash"));
+    learner_t *a = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    run(a, 0, 3);
+    /* The first checkpoint: a crash before its rename leaves no checkpoint at all (a resume
+     * starts from scratch), after it a whole one. */
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_PAYLOAD_WRITTEN), -1);
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_BEFORE_RENAME), -1);
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_AFTER_RENAME), 3);
+    /* Later checkpoints: the previous one whole, or the new one whole. */
+    run(a, 3, 5);
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_PAYLOAD_WRITTEN), 3);
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_BEFORE_RENAME), 3);
+    CU_ASSERT_EQUAL(crash_and_load(a, &c, path, CKPT_AT_AFTER_RENAME), 5);
+    learner_free(a);
+    free_batches();
+}
+
+/* A version-2 learner checkpoint (its counters were in a separate progress.ckpt) is refused
+ * with a message naming the version. */
+static void test_refuses_version_2(void) {
+    learner_config_t c = small_config(LEARNER_ODAC, 1);
+    char err[512], path[600];
+    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt-v2"));
+    ckpt_writer_t *w = ckpt_writer_open(path, 0x4e4c444fu /* "ODLN" */, 2, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    char zeros[64] = {0};
+    ckpt_writer_write(w, zeros, sizeof zeros);
+    CU_ASSERT_EQUAL_FATAL(ckpt_writer_commit(&w, err, sizeof err), 0);
+    learner_t *L = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+    expect_refused(L, path, "format version 2");
+    CU_ASSERT_EQUAL(learner_load(L, path, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "progress.ckpt"));
+    learner_free(L);
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"save, continue, load, continue: bit-identical (odac)", test_roundtrip_odac},
@@ -219,6 +335,9 @@ int main(void) {
          test_roundtrip_state_log_std},
         {"bit-identical without a model (her-sparse)", test_roundtrip_her},
         {"corrupt, truncated, missing, mismatched refused", test_refusals},
+        {"the caller's record in the same file", test_record_round_trip},
+        {"a crash at any point of a save: state and record from one save", test_crash_points},
+        {"a version-2 file is refused naming its version", test_refuses_version_2},
         {NULL, NULL}};
     return test_run_suite("learner_checkpoint", cases);
 }
