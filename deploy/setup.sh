@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian package odac needs (build and runtime), then configures and builds into
-# build/ (Release). Idempotent: run it as often as you like.
+# build/ (Release). Idempotent: run it as often as you like. `--packages-only` stops after the
+# packages; ODAC_FUZZ=1 adds clang and libFuzzer (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev
   libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev libxxhash-dev)
+# ODAC_FUZZ=1: also clang and its libFuzzer runtime, for tests/fuzz/run.sh.
+[ "${ODAC_FUZZ:-0}" = 1 ] && packages+=(clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -15,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+[ "${1:-}" = --packages-only ] && exit 0
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -228,6 +228,15 @@ int learner_load_with(learner_t *L, const char *path, void *record, size_t recor
         ckpt_reader_close(&r);
         return -1;
     }
+    /* The rng state is the last piece (pieces_of): xoshiro256 from all zeros returns only zeros. */
+    _Static_assert(sizeof L->rng.s == 4 * sizeof(uint64_t), "rng state is four words");
+    uint64_t rng_state[4];
+    ckpt_reader_peek(r, need - sizeof rng_state, rng_state, sizeof rng_state);
+    if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) {
+        snprintf(err, errcap, "learner checkpoint %s refused: rng state is all zero", path);
+        ckpt_reader_close(&r);
+        return -1;
+    }
     for (int i = 0; i < n; i++) ckpt_reader_read(r, pieces[i].data, pieces[i].bytes);
     ckpt_reader_read(r, &file_record, sizeof file_record);
     if (record) ckpt_reader_read(r, record, record_len);

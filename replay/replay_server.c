@@ -382,9 +382,17 @@ static void on_child_timer(uv_timer_t *h) {
     s->ckpt_child = 0;
 }
 
-static void wait_child(replay_server_t *s) {
+/* Stops a background checkpoint still being written: the final save, of newer state, replaces
+ * its file anyway, and waiting for it could outlast the launcher's grace period. Killing it is
+ * safe: it writes only <file>.tmp, renamed over the checkpoint as its very last step. */
+static void stop_child(replay_server_t *s) {
     if (s->ckpt_child <= 0) return;
-    waitpid(s->ckpt_child, NULL, 0);
+    if (waitpid(s->ckpt_child, NULL, WNOHANG) == 0) {
+        log_info("stopping the background checkpoint (pid %d): the final save replaces it",
+                 (int)s->ckpt_child);
+        kill(s->ckpt_child, SIGKILL);
+        waitpid(s->ckpt_child, NULL, 0);
+    }
     s->ckpt_child = 0;
     uv_timer_stop(&s->child_timer);
 }
@@ -429,7 +437,7 @@ static void begin_stop(replay_server_t *s, const char *why) {
     if (s->stopping) return;
     log_info("stopping (%s)", why);
     log_stats(s);
-    wait_child(s); /* then the final save, of the newest state, replaces its file */
+    stop_child(s); /* then the final save, of the newest state, replaces its file */
     s->final_rc = checkpoint(s) == 0 ? 0 : -1;
     s->stopping = 1;
     uv_stop(&s->loop);
@@ -602,7 +610,7 @@ static void on_close(uv_handle_t *h) {
 
 void replay_server_free(replay_server_t *s) {
     if (!s) return;
-    wait_child(s);
+    stop_child(s);
     if (s->handles_ready) {
         uv_close((uv_handle_t *)&s->insert_poll, on_close);
         uv_close((uv_handle_t *)&s->sample_poll, on_close);

@@ -268,6 +268,11 @@ int replay_shard_load(replay_shard_t *s, const char *dir, char *err, size_t errc
                  d->obs_dim, d->goal_dim, d->action_dim, d->horizon);
         goto fail;
     }
+    if (!(h.rng_state[0] | h.rng_state[1] | h.rng_state[2] | h.rng_state[3])) {
+        /* xoshiro256 from an all-zero state returns only zeros: sampling would never end. */
+        snprintf(err, errcap, "replay checkpoint %s: sampling rng state is all zero", path);
+        goto fail;
+    }
     store = new_store(&s->cfg, err, errcap);
     if (!store) goto fail;
     size_t H = d->horizon;

@@ -1,6 +1,8 @@
 /* test_replay_checkpoint: a shard's checkpoint round trip (contents, counters and the sampling
- * stream all survive), refusal of corrupt, truncated and mismatched checkpoints with a message,
- * and the server's rule that it starts empty over a bad checkpoint only when told to (fresh). */
+ * stream all survive), refusal of corrupt, truncated and mismatched checkpoints (and of an
+ * all-zero rng state, on which sampling would never end) with a message, the server's rule that
+ * it starts empty over a bad checkpoint only when told to (fresh), and its stop: a background
+ * checkpoint that never finishes is killed, and the final save replaces it at once. */
 #include "replay_server.h"
 #include "replay_shard.h"
 #include "testutil.h"
@@ -8,8 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "ckpt_file.h"
 
 #define OD 4
 #define GD 2
@@ -258,6 +266,102 @@ static void test_server_fresh_rule(void) {
     replay_server_free(s);
 }
 
+static void test_zero_rng_refused(void) {
+    const char *dir = test_tmpdir("replay-ckpt-rng");
+    replay_shard_t *a = filled_shard(100, 4);
+    memset(a->rng.s, 0, sizeof a->rng.s);
+    char err[512];
+    CU_ASSERT_EQUAL_FATAL(replay_shard_save(a, dir, err, sizeof err), 0);
+    replay_shard_free(a);
+    expect_refused(dir, "zero rng");
+}
+
+static pid_t test_pid;
+static char stall_marker[700];
+
+/* In a background checkpoint child only: says so in the marker file (with its pid), then never
+ * finishes, like a child writing a checkpoint far larger than the grace period allows. */
+static void stall_hook(ckpt_point_t point, const char *path) {
+    (void)path;
+    if (getpid() == test_pid || point != CKPT_AT_PAYLOAD_WRITTEN) return;
+    char tmp[720];
+    snprintf(tmp, sizeof tmp, "%s.tmp", stall_marker);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+        rename(tmp, stall_marker);
+    }
+    for (;;) pause();
+}
+
+static void *run_server(void *arg) {
+    static int rc;
+    rc = replay_server_run(arg);
+    return &rc;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void test_stop_kills_background_checkpoint(void) {
+    const char *dir = test_tmpdir("replay-ckpt-stop");
+    snprintf(stall_marker, sizeof stall_marker, "%s/child-stalled", dir);
+    test_pid = getpid();
+    replay_server_config_t cfg;
+    replay_server_config_defaults(&cfg);
+    cfg.shard = shard_config(100);
+    snprintf(cfg.insert_bind, sizeof cfg.insert_bind, "inproc://stop-insert");
+    snprintf(cfg.sample_bind, sizeof cfg.sample_bind, "inproc://stop-sample");
+    snprintf(cfg.checkpoint_dir, sizeof cfg.checkpoint_dir, "%s", dir);
+    cfg.checkpoint_every_s = 0.05;
+    cfg.stats_every_s = 0;
+    char err[512];
+    replay_server_t *s = replay_server_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (int e = 0; e < 7; e++) insert_episode(replay_server_shard(s), e, 1 + e % H);
+    ckpt_file_set_hook(stall_hook);
+    pthread_t th;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, run_server, s), 0);
+    /* Wait (bounded) until a background child is stuck inside its save. */
+    int child = 0;
+    for (double t0 = now_s(); now_s() - t0 < 20 && !child;) {
+        FILE *f = fopen(stall_marker, "r");
+        if (f) {
+            if (fscanf(f, "%d", &child) != 1) child = 0;
+            fclose(f);
+        } else {
+            struct timespec ms = {0, 2000000};
+            nanosleep(&ms, NULL); /* polling a condition with a deadline, not a fixed wait */
+        }
+    }
+    CU_ASSERT_FATAL(child > 0);
+    double t0 = now_s();
+    replay_server_stop(s);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 15; /* the launcher's grace is 20 s; the old stop waited forever here */
+    void *ret = NULL;
+    int joined = pthread_timedjoin_np(th, &ret, &deadline);
+    CU_ASSERT_EQUAL_FATAL(joined, 0);
+    double took = now_s() - t0;
+    printf("\n    stop with a stalled background checkpoint took %.3f s ", took);
+    CU_ASSERT(took < 5.0);
+    CU_ASSERT_EQUAL(*(int *)ret, 0);
+    CU_ASSERT(kill(child, 0) == -1 && errno == ESRCH); /* killed and reaped */
+    ckpt_file_set_hook(NULL);
+    replay_server_free(s);
+    /* The final save holds every episode. */
+    replay_shard_config_t c = shard_config(100);
+    replay_shard_t *b = replay_shard_new(&c, err, sizeof err);
+    CU_ASSERT_EQUAL(replay_shard_load(b, dir, err, sizeof err), 1);
+    CU_ASSERT_EQUAL(replay_store_size_episodes(b->store), 7);
+    replay_shard_free(b);
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"checkpoint round trip", test_round_trip},
@@ -265,6 +369,9 @@ int main(void) {
         {"corrupt, truncated, mismatched checkpoints are refused",
          test_corrupt_truncated_mismatched},
         {"server starts empty over a bad checkpoint only with fresh", test_server_fresh_rule},
+        {"an all-zero rng state is refused", test_zero_rng_refused},
+        {"stop kills a background checkpoint that never ends",
+         test_stop_kills_background_checkpoint},
         {NULL, NULL}};
     return test_run_suite("replay_checkpoint", cases);
 }
