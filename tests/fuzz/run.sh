@@ -11,9 +11,7 @@ cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_OUT=${FUZZ_OUT:-$BUILD_DIR/fuzz-out}
-if ! command -v clang >/dev/null; then
-  ODAC_FUZZ=1 ./deploy/setup.sh --packages-only
-fi
+ODAC_FUZZ=1 ./deploy/setup.sh --packages-only # clang and libFuzzer, when missing
 cmake -S . -B "$BUILD_DIR" -DCMAKE_C_COMPILER=clang -DODAC_FUZZ=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target fuzzers >/dev/null
