@@ -210,6 +210,10 @@ int actor_config_validate(const actor_config_t *cfg, char *err, size_t errcap) {
         snprintf(err, errcap, "actor: --env-action-noise must be in [0, 10]");
         return -1;
     }
+    if (strlen(cfg->run_token) > WIRE_MAX_TOKEN) {
+        snprintf(err, errcap, "actor: --run-token is longer than %d bytes", WIRE_MAX_TOKEN);
+        return -1;
+    }
     if (cfg->stats_interval_ms < 0) {
         snprintf(err, errcap, "actor: stats interval must be >= 0 ms");
         return -1;
@@ -226,7 +230,9 @@ static void *connect_socket(void *ctx, int type, const char *endpoint, int hwm, 
         return NULL;
     }
     int zero = 0, one = 1;
-    int64_t max_size = (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096;
+    /* Only the SUB socket receives (weights); nothing legitimate arrives on a PUSH. */
+    int64_t max_size =
+        type == ZMQ_SUB ? (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096 : (int64_t)WIRE_MAX_REQUEST_BYTES;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     if (hwm > 0) {
@@ -523,18 +529,6 @@ static void apply_weights(actor_t *a, Odac__PolicyWeights *w) {
     odac__policy_weights__free_unpacked(w, NULL);
 }
 
-/* Whether raw bytes that failed validation still say, in this run's protocol and env, that
- * the run is over (so a learner's last message always stops its actors). */
-static int says_run_finished(const actor_t *a, const void *data, size_t len) {
-    if (len > WIRE_MAX_MESSAGE_BYTES) return 0;
-    Odac__PolicyWeights *w = odac__policy_weights__unpack(NULL, len, data);
-    if (!w) return 0;
-    int yes = w->protocol_version == WIRE_PROTOCOL_VERSION && w->run_finished &&
-              strcmp(w->env_name, a->spec.name) == 0;
-    odac__policy_weights__free_unpacked(w, NULL);
-    return yes;
-}
-
 /* Takes the newest weights message off the SUB socket, if any (non-blocking). */
 static void poll_weights(actor_t *a) {
     for (;;) {
@@ -556,11 +550,9 @@ static void poll_weights(actor_t *a) {
                                            why, sizeof why);
         }
         if (!w) {
+            /* Its run_finished counts for nothing: only weights that passed validation end the
+             * run, so a malformed or forged message cannot stop the actors. */
             count_reject(a, reason, why);
-            if (!more && says_run_finished(a, zmq_msg_data(&m), zmq_msg_size(&m))) {
-                log_info("the learner finished the run");
-                a->c.finished = 1;
-            }
             zmq_msg_close(&m);
             while (more) { /* drop the rest of a multipart message */
                 zmq_msg_init(&m);
@@ -570,7 +562,6 @@ static void poll_weights(actor_t *a) {
                     more = zmq_msg_more(&m);
                 zmq_msg_close(&m);
             }
-            if (a->c.finished) return;
             continue;
         }
         zmq_msg_close(&m);
@@ -659,6 +650,7 @@ static int send_stats(actor_t *a) {
     msg.policy_lag = 0; /* the actor always runs the newest weights it got; the learner computes
                            lag from its own version and policy_version */
     msg.episodes_dropped = a->c.episodes_dropped;
+    msg.run_token = a->cfg.run_token; /* packed, not modified */
     if (a->eval_report_pending) {
         eval.episodes = a->last_eval.episodes;
         eval.final_distance_mean = a->last_eval.final_distance_mean;

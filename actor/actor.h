@@ -52,6 +52,9 @@ typedef struct {
     /* std of the env's own action noise (env_set_action_noise: the authors' noisy-action wrapper,
      * in training and evaluation episodes alike); 0: none. */
     float env_action_noise;
+    /* The run's token, sent in every ActorStats (ODAC_RUN_TOKEN; the learner ignores stats
+     * without it when it has one); empty: none. */
+    char run_token[ACTOR_ENDPOINT_MAX];
 } actor_config_t;
 
 /* Defaults: actor 0, 1 env, 1000 random steps, eval every 10 episodes x 10, seed 0, fixed goal,

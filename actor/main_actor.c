@@ -22,12 +22,14 @@ int main(int argc, char **argv) {
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "",
-                heartbeat_file[FLAGS_STR_MAX] = "";
+                heartbeat_file[FLAGS_STR_MAX] = "", run_token[FLAGS_STR_MAX] = "";
     long long actor_id = 0, num_envs = 1, random_steps = -1, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     double random_eps = -1, action_noise = -1, env_action_noise = 0;
     const flag_t table[] = {
         {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
+        {"run-token", FLAG_STRING, run_token, 0, 0,
+         "the run's token, sent with every stats message (ODAC_RUN_TOKEN; the launcher sets it)"},
         {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},
         {"num-envs", FLAG_INT, &num_envs, 1, 65536, "envs stepped together, one policy batch"},
         {"shards", FLAG_STRING, shards, 0, 0,
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
     snprintf(cfg.weights, sizeof cfg.weights, "%s", weights);
     snprintf(cfg.stats, sizeof cfg.stats, "%s", stats);
     snprintf(cfg.heartbeat_file, sizeof cfg.heartbeat_file, "%s", heartbeat_file);
+    snprintf(cfg.run_token, sizeof cfg.run_token, "%s", run_token);
     cfg.random_steps = random_steps;
     cfg.eval_every = eval_every;
     cfg.eval_episodes = (int)eval_episodes;

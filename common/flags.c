@@ -114,14 +114,24 @@ static int apply_config_file(const flag_t *flags, int n_flags, const char *path,
     len = fread(text, 1, (size_t)size, fp);
     fclose(fp);
     text[len] = '\0';
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         snprintf(err, errcap, "config %s: not a JSON object%s", path,
                  root ? "" : " (syntax error)");
         cJSON_Delete(root);
+        free(text);
         return -1;
     }
+    while (end && end < text + len && strchr(" \t\r\n", *end)) end++;
+    if (end && end < text + len) {
+        snprintf(err, errcap, "config %s: unexpected text after the JSON object at byte %ld", path,
+                 (long)(end - text));
+        cJSON_Delete(root);
+        free(text);
+        return -1;
+    }
+    free(text);
     char source[600];
     snprintf(source, sizeof source, "config %s", path);
     int rc = 0;
@@ -133,7 +143,35 @@ static int apply_config_file(const flag_t *flags, int n_flags, const char *path,
             break;
         }
         char value[FLAGS_STR_MAX];
-        if (cJSON_IsString(item)) {
+        if (f->type == FLAG_STRING && cJSON_IsArray(item)) {
+            /* A list of sizes, e.g. "hidden": [400, 300], is the flag's "400,300". */
+            size_t off = 0;
+            value[0] = '\0';
+            for (cJSON *e = item->child; e && rc == 0; e = e->next) {
+                if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+                    fabs(e->valuedouble) > 1e9 || off >= sizeof value - 16) {
+                    snprintf(err, errcap, "config %s: option '%s' must be a list of integers", path,
+                             item->string);
+                    rc = -1;
+                    break;
+                }
+                off += (size_t)snprintf(value + off, sizeof value - off, "%s%.0f",
+                                        e != item->child ? "," : "", e->valuedouble);
+            }
+            if (rc != 0) break;
+            if (!item->child) {
+                snprintf(err, errcap, "config %s: option '%s' is an empty list", path,
+                         item->string);
+                rc = -1;
+                break;
+            }
+        } else if (f->type == FLAG_STRING && !cJSON_IsString(item)) {
+            snprintf(err, errcap,
+                     "config %s: option '%s' must be a string (or a list of integers), not %s",
+                     path, item->string, cJSON_IsNumber(item) ? "a number" : "a boolean");
+            rc = -1;
+            break;
+        } else if (cJSON_IsString(item)) {
             snprintf(value, sizeof value, "%s", item->valuestring);
         } else if (cJSON_IsBool(item)) {
             snprintf(value, sizeof value, "%s", cJSON_IsTrue(item) ? "true" : "false");
@@ -262,7 +300,8 @@ int flags_write_json(const flag_t *flags, int n_flags, const char *path, char *e
     cJSON *root = cJSON_CreateObject();
     for (int i = 0; i < n_flags; i++) {
         const flag_t *f = &flags[i];
-        if (!strcmp(f->name, "config")) continue; /* the file itself is a valid config */
+        if (!strcmp(f->name, "config")) continue;    /* the file itself is a valid config */
+        if (!strcmp(f->name, "run-token")) continue; /* a secret: not written to the run dir */
         switch (f->type) {
         case FLAG_STRING:
             cJSON_AddStringToObject(root, f->name, (const char *)f->dest);

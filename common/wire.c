@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "log.h"
 
 static const char *const reject_names[WIRE_REJECT_COUNT_] = {
     "ok", "frames", "oversized", "decode", "version", "env", "dims", "nonfinite", "length"};
@@ -26,12 +29,193 @@ static int all_finite(const float *x, size_t n) {
     return 1;
 }
 
-/* The first checks every decoder makes: size before unpacking, then the unpack itself. */
-#define UNPACK(type_fn, what)                                                                      \
+size_t wire_max_episode_bytes(const wire_dims_t *d) {
+    size_t floats = (size_t)(d->horizon + 1) * (d->obs_dim + d->goal_dim) +
+                    (size_t)d->horizon * d->action_dim + d->goal_dim;
+    size_t n = 4 * floats + 1024; /* packed floats, four length prefixes, scalars, env name */
+    return n < WIRE_MAX_MESSAGE_BYTES ? n : WIRE_MAX_MESSAGE_BYTES;
+}
+
+size_t wire_max_batch_bytes(const wire_dims_t *d, uint32_t batch_size) {
+    size_t floats = (size_t)batch_size * (2 * d->obs_dim + d->action_dim + 3 * d->goal_dim);
+    size_t n = 4 * floats + 1024 + WIRE_MAX_SHARD_STATS_BYTES;
+    return n < WIRE_MAX_MESSAGE_BYTES ? n : WIRE_MAX_MESSAGE_BYTES;
+}
+
+/* ---- pre-scan of the wire format ---- */
+
+static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (*pos >= len) return -1;
+        uint8_t b = p[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1; /* longer than any 64-bit varint */
+}
+
+/* The wire type a field of this type is written with (unpacked). */
+static int wire_type_of(ProtobufCType t) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_BOOL:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 0;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 1;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return 2;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return 5;
+    }
+    return -1;
+}
+
+typedef struct {
+    char *err;
+    size_t errcap;
+    unsigned submessages;
+} prescan_t;
+
+#define SCAN_FAIL(...)                                                                             \
+    do {                                                                                           \
+        snprintf(ps->err, ps->errcap, __VA_ARGS__);                                                \
+        return -1;                                                                                 \
+    } while (0)
+
+static int prescan(prescan_t *ps, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                   int depth) {
+    size_t pos = 0;
+    while (pos < len) {
+        uint64_t key, v;
+        if (read_varint(p, len, &pos, &key) != 0) SCAN_FAIL("%s: truncated field key", d->name);
+        uint64_t number = key >> 3;
+        int wt = (int)(key & 7);
+        const ProtobufCFieldDescriptor *f =
+            number >= 1 && number <= 536870911u
+                ? protobuf_c_message_descriptor_get_field(d, (unsigned)number)
+                : NULL;
+        if (!f) SCAN_FAIL("%s: unknown field number %llu", d->name, (unsigned long long)number);
+        int want = wire_type_of(f->type);
+        int packed = f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2;
+        if (wt != want && !packed)
+            SCAN_FAIL("%s.%s: wire type %d, expected %d", d->name, f->name, wt, want);
+        switch (wt) {
+        case 0:
+            if (read_varint(p, len, &pos, &v) != 0)
+                SCAN_FAIL("%s.%s: truncated varint", d->name, f->name);
+            break;
+        case 1:
+        case 5: {
+            size_t n = wt == 1 ? 8 : 4;
+            if (len - pos < n) SCAN_FAIL("%s.%s: truncated value", d->name, f->name);
+            pos += n;
+            break;
+        }
+        case 2: {
+            if (read_varint(p, len, &pos, &v) != 0 || v > len - pos)
+                SCAN_FAIL("%s.%s: length runs past the end", d->name, f->name);
+            const uint8_t *q = p + pos;
+            size_t n = (size_t)v;
+            if (packed && want != 0) {
+                if (n % (want == 1 ? 8 : 4) != 0)
+                    SCAN_FAIL("%s.%s: packed length %zu is not whole values", d->name, f->name, n);
+            } else if (packed) {
+                for (size_t at = 0; at < n;)
+                    if (read_varint(q, n, &at, &v) != 0)
+                        SCAN_FAIL("%s.%s: truncated packed varint", d->name, f->name);
+            } else if (f->type == PROTOBUF_C_TYPE_STRING) {
+                if (memchr(q, 0, n)) SCAN_FAIL("%s.%s: string holds a NUL byte", d->name, f->name);
+            } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (depth >= WIRE_MAX_DEPTH)
+                    SCAN_FAIL("%s.%s: nested deeper than %d", d->name, f->name, WIRE_MAX_DEPTH);
+                if (++ps->submessages > WIRE_MAX_SUBMESSAGES)
+                    SCAN_FAIL("%s: more than %d embedded messages", d->name, WIRE_MAX_SUBMESSAGES);
+                if (prescan(ps, f->descriptor, q, n, depth + 1) != 0) return -1;
+            }
+            pos += n;
+            break;
+        }
+        default:
+            SCAN_FAIL("%s.%s: wire type %d is not supported", d->name, f->name, wt);
+        }
+    }
+    return 0;
+}
+
+int wire_prescan(const ProtobufCMessageDescriptor *desc, const void *data, size_t len, char *err,
+                 size_t errcap) {
+    prescan_t ps = {err, errcap, 0};
+    if (len && !data) {
+        snprintf(err, errcap, "%s: no data", desc->name);
+        return -1;
+    }
+    return prescan(&ps, desc, data, len, 0);
+}
+
+/* ---- rejection counters ---- */
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void wire_rejects_note(wire_rejects_t *r, wire_reject_t reason, const char *what, const char *msg) {
+    if ((unsigned)reason >= WIRE_REJECT_COUNT_) reason = WIRE_REJECT_DECODE;
+    r->count[reason]++;
+    double t = mono_s();
+    if (r->last_log[reason] > 0 && t - r->last_log[reason] < 1.0) {
+        r->unlogged[reason]++;
+        return;
+    }
+    if (r->unlogged[reason])
+        log_warn("rejected %s (%s; %llu in all, %llu not logged since the last line): %s", what,
+                 wire_reject_name(reason), (unsigned long long)r->count[reason],
+                 (unsigned long long)r->unlogged[reason], msg);
+    else
+        log_warn("rejected %s (%s; %llu in all): %s", what, wire_reject_name(reason),
+                 (unsigned long long)r->count[reason], msg);
+    r->unlogged[reason] = 0;
+    r->last_log[reason] = t;
+}
+
+const char *wire_rejects_format(const wire_rejects_t *r, char *out, size_t cap) {
+    size_t off = 0;
+    out[0] = '\0';
+    for (int i = 1; i < WIRE_REJECT_COUNT_ && off < cap; i++)
+        off +=
+            (size_t)snprintf(out + off, cap - off, "%s%s=%llu", i > 1 ? "," : "",
+                             wire_reject_name((wire_reject_t)i), (unsigned long long)r->count[i]);
+    return out;
+}
+
+/* The first checks every decoder makes: size and the pre-scan before unpacking, then the unpack
+ * itself and the protocol version. */
+#define UNPACK(type_fn, desc, limit, what)                                                         \
     *reason = WIRE_OK;                                                                             \
-    if (len > WIRE_MAX_MESSAGE_BYTES)                                                              \
-        REJECT(WIRE_REJECT_OVERSIZED, what ": %zu bytes exceeds the %u-byte limit", len,           \
-               WIRE_MAX_MESSAGE_BYTES);                                                            \
+    if (len > (size_t)(limit))                                                                     \
+        REJECT(WIRE_REJECT_OVERSIZED, what ": %zu bytes exceeds the %zu-byte limit", len,          \
+               (size_t)(limit));                                                                   \
+    if (wire_prescan(&(desc), data, len, err, errcap) != 0) {                                      \
+        *reason = WIRE_REJECT_DECODE;                                                              \
+        goto fail;                                                                                 \
+    }                                                                                              \
     msg = type_fn(NULL, len, data);                                                                \
     if (!msg) REJECT(WIRE_REJECT_DECODE, what ": not a valid protobuf message");                   \
     if (msg->protocol_version != WIRE_PROTOCOL_VERSION)                                            \
@@ -50,7 +234,8 @@ static int all_finite(const float *x, size_t n) {
 Odac__Episode *wire_decode_episode(const void *data, size_t len, const wire_dims_t *dims,
                                    wire_reject_t *reason, char *err, size_t errcap) {
     Odac__Episode *msg = NULL;
-    UNPACK(odac__episode__unpack, "episode")
+    UNPACK(odac__episode__unpack, odac__episode__descriptor, wire_max_episode_bytes(dims),
+           "episode")
     if (strcmp(msg->env_name, dims->env_name) != 0)
         REJECT(WIRE_REJECT_ENV, "episode: env '%.40s', this run is '%s'", msg->env_name,
                dims->env_name);
@@ -74,7 +259,8 @@ fail:
 Odac__SampleRequest *wire_decode_sample_request(const void *data, size_t len, wire_reject_t *reason,
                                                 char *err, size_t errcap) {
     Odac__SampleRequest *msg = NULL;
-    UNPACK(odac__sample_request__unpack, "sample request")
+    UNPACK(odac__sample_request__unpack, odac__sample_request__descriptor, WIRE_MAX_REQUEST_BYTES,
+           "sample request")
     if (msg->batch_size < 1 || msg->batch_size > WIRE_MAX_BATCH)
         REJECT(WIRE_REJECT_OVERSIZED, "sample request: batch size %u outside [1, %u]",
                msg->batch_size, WIRE_MAX_BATCH);
@@ -87,7 +273,8 @@ fail:
 Odac__SampleBatch *wire_decode_sample_batch(const void *data, size_t len, const wire_dims_t *dims,
                                             wire_reject_t *reason, char *err, size_t errcap) {
     Odac__SampleBatch *msg = NULL;
-    UNPACK(odac__sample_batch__unpack, "sample batch")
+    UNPACK(odac__sample_batch__unpack, odac__sample_batch__descriptor,
+           wire_max_batch_bytes(dims, WIRE_MAX_BATCH), "sample batch")
     size_t B = msg->batch_size;
     if (B < 1 || B > WIRE_MAX_BATCH)
         REJECT(WIRE_REJECT_OVERSIZED, "sample batch: batch size %zu outside [1, %u]", B,
@@ -116,7 +303,8 @@ fail:
 Odac__ShardStats *wire_decode_shard_stats(const void *data, size_t len, wire_reject_t *reason,
                                           char *err, size_t errcap) {
     Odac__ShardStats *msg = NULL;
-    UNPACK(odac__shard_stats__unpack, "shard stats")
+    UNPACK(odac__shard_stats__unpack, odac__shard_stats__descriptor, WIRE_MAX_SHARD_STATS_BYTES,
+           "shard stats")
     return msg;
 fail:
     if (msg) odac__shard_stats__free_unpacked(msg, NULL);
@@ -127,7 +315,8 @@ Odac__PolicyWeights *wire_decode_policy_weights(const void *data, size_t len,
                                                 const wire_dims_t *dims, wire_reject_t *reason,
                                                 char *err, size_t errcap) {
     Odac__PolicyWeights *msg = NULL;
-    UNPACK(odac__policy_weights__unpack, "policy weights")
+    UNPACK(odac__policy_weights__unpack, odac__policy_weights__descriptor, WIRE_MAX_MESSAGE_BYTES,
+           "policy weights")
     if (strcmp(msg->env_name, dims->env_name) != 0)
         REJECT(WIRE_REJECT_ENV, "policy weights: env '%.40s', this run is '%s'", msg->env_name,
                dims->env_name);
@@ -179,7 +368,10 @@ fail:
 Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_reject_t *reason,
                                           char *err, size_t errcap) {
     Odac__ActorStats *msg = NULL;
-    UNPACK(odac__actor_stats__unpack, "actor stats")
+    UNPACK(odac__actor_stats__unpack, odac__actor_stats__descriptor, WIRE_MAX_ACTOR_STATS_BYTES,
+           "actor stats")
+    if (msg->run_token && strlen(msg->run_token) > WIRE_MAX_TOKEN)
+        REJECT(WIRE_REJECT_OVERSIZED, "actor stats: run token over %d bytes", WIRE_MAX_TOKEN);
     if (msg->eval) {
         const Odac__EvalReport *e = msg->eval;
         if (!isfinite(e->final_distance_mean) || !isfinite(e->final_distance_std) ||
@@ -194,10 +386,21 @@ fail:
     return NULL;
 }
 
+Odac__SampleError *wire_decode_sample_error(const void *data, size_t len, wire_reject_t *reason,
+                                            char *err, size_t errcap) {
+    Odac__SampleError *msg = NULL;
+    UNPACK(odac__sample_error__unpack, odac__sample_error__descriptor, WIRE_MAX_SAMPLE_ERROR_BYTES,
+           "sample error")
+    return msg;
+fail:
+    if (msg) odac__sample_error__free_unpacked(msg, NULL);
+    return NULL;
+}
+
 Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t *reason, char *err,
                                     size_t errcap) {
     Odac__EnvSpec *msg = NULL;
-    UNPACK(odac__env_spec__unpack, "env spec")
+    UNPACK(odac__env_spec__unpack, odac__env_spec__descriptor, WIRE_MAX_REQUEST_BYTES, "env spec")
     if (msg->obs_dim < 1 || msg->goal_dim < 1 || msg->action_dim < 1 || msg->horizon < 1 ||
         msg->obs_dim > 4096 || msg->goal_dim > 4096 || msg->action_dim > 4096 ||
         msg->horizon > 100000)
@@ -220,6 +423,11 @@ void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, 
 
 void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, int hwm,
                            int kernel_buf, char *err, size_t errcap) {
+    return wire_socket_limited(ctx, type, endpoint, bind, hwm, kernel_buf, 0, err, errcap);
+}
+
+void *wire_socket_limited(void *ctx, int type, const char *endpoint, int bind, int hwm,
+                          int kernel_buf, size_t max_frame, char *err, size_t errcap) {
     void *s = zmq_socket(ctx, type);
     if (!s) {
         snprintf(err, errcap, "zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -235,7 +443,8 @@ void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, 
         zmq_setsockopt(s, ZMQ_SNDBUF, &kernel_buf, sizeof kernel_buf);
         zmq_setsockopt(s, ZMQ_RCVBUF, &kernel_buf, sizeof kernel_buf);
     }
-    int64_t max_size = (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096; /* larger frames drop the peer */
+    /* A larger frame drops the peer before it is buffered. */
+    int64_t max_size = (int64_t)(max_frame ? max_frame : WIRE_MAX_MESSAGE_BYTES + 4096);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {

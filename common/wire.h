@@ -15,6 +15,15 @@
 #define WIRE_MAX_BATCH 65536u
 #define WIRE_MAX_PARTS 4
 #define WIRE_TAG_MAX 32
+/* Frame limits of the small messages (ZMQ_MAXMSGSIZE of the sockets that carry only them, and
+ * the decoders' size check); the large ones follow from the run's dims (functions below). */
+#define WIRE_MAX_REQUEST_BYTES 256     /* a sample or stats request, and each tag frame */
+#define WIRE_MAX_ACTOR_STATS_BYTES 512 /* ActorStats with an evaluation and a run token */
+#define WIRE_MAX_SHARD_STATS_BYTES 2048
+#define WIRE_MAX_SAMPLE_ERROR_BYTES 512
+#define WIRE_MAX_TOKEN 128      /* bytes of a run token */
+#define WIRE_MAX_SUBMESSAGES 64 /* embedded messages in one message (pre-scan) */
+#define WIRE_MAX_DEPTH 4        /* nesting of embedded messages (pre-scan) */
 
 /* Tags of the multipart messages. */
 #define WIRE_TAG_EPISODE "episode"
@@ -23,6 +32,7 @@
 #define WIRE_TAG_STATS_REQUEST "stats_request"
 #define WIRE_TAG_SHARD_STATS "shard_stats"
 #define WIRE_TAG_ACTOR_STATS "actor_stats"
+#define WIRE_TAG_SAMPLE_ERROR "sample_error"
 
 /* The run's shape that incoming data must match. */
 typedef struct {
@@ -45,6 +55,30 @@ typedef enum {
 } wire_reject_t;
 const char *wire_reject_name(wire_reject_t reason);
 
+/* Largest wire size of an episode, and of a batch of B transitions, of a run with these dims
+ * (4 bytes per float plus generous field overhead): the frame limits of the sockets that carry
+ * them. */
+size_t wire_max_episode_bytes(const wire_dims_t *dims);
+size_t wire_max_batch_bytes(const wire_dims_t *dims, uint32_t batch_size);
+
+/* The pre-scan every decoder runs before protobuf-c allocates anything: walks the wire format
+ * and refuses a field number the message type does not have, a wire type that does not match
+ * the field's, a truncated value, a string with a NUL byte, embedded messages nested deeper
+ * than WIRE_MAX_DEPTH or more than WIRE_MAX_SUBMESSAGES of them. 0, or -1 with a message. */
+int wire_prescan(const ProtobufCMessageDescriptor *desc, const void *data, size_t len, char *err,
+                 size_t errcap);
+
+/* Rejections counted by reason, logged at most once per reason per second (with how many were
+ * not logged since), so a flood cannot fill the log. */
+typedef struct {
+    uint64_t count[WIRE_REJECT_COUNT_];
+    uint64_t unlogged[WIRE_REJECT_COUNT_];
+    double last_log[WIRE_REJECT_COUNT_];
+} wire_rejects_t;
+void wire_rejects_note(wire_rejects_t *r, wire_reject_t reason, const char *what, const char *msg);
+/* "frames=0,oversized=2,..." of the counters, into out; returns out. */
+const char *wire_rejects_format(const wire_rejects_t *r, char *out, size_t cap);
+
 /* ---- decoding with validation: NULL with *reason and a message on refusal; free the result
  * with the matching odac__*__free_unpacked(msg, NULL). ---- */
 Odac__Episode *wire_decode_episode(const void *data, size_t len, const wire_dims_t *dims,
@@ -62,6 +96,8 @@ Odac__PolicyWeights *wire_decode_policy_weights(const void *data, size_t len,
                                                 char *err, size_t errcap);
 Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_reject_t *reason,
                                           char *err, size_t errcap);
+Odac__SampleError *wire_decode_sample_error(const void *data, size_t len, wire_reject_t *reason,
+                                            char *err, size_t errcap);
 Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t *reason, char *err,
                                     size_t errcap);
 
@@ -74,6 +110,10 @@ void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, 
  * or connect (0: the system's default), to keep few messages in flight behind a backpressure. */
 void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, int hwm,
                            int kernel_buf, char *err, size_t errcap);
+/* The same with the largest frame the socket accepts (ZMQ_MAXMSGSIZE: a peer sending a larger
+ * frame is disconnected before it is buffered); 0 keeps WIRE_MAX_MESSAGE_BYTES. */
+void *wire_socket_limited(void *ctx, int type, const char *endpoint, int bind, int hwm,
+                          int kernel_buf, size_t max_frame, char *err, size_t errcap);
 /* Sends [tag][packed msg]; flags as zmq_send (e.g. ZMQ_DONTWAIT). When identity is non-NULL it
  * goes first (replies on a ROUTER socket). 0, or -1 with errno (EAGAIN when it would block). */
 int wire_send(void *sock, const zmq_msg_t *identity, const char *tag, const ProtobufCMessage *msg,

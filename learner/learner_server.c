@@ -24,12 +24,15 @@
 #define MAX_SHARDS 16
 #define MAX_ACTORS 1024
 #define MAX_READY 64
+#define LEARNER_STATS_HWM 256 /* actor stats queued before the learner reads them */
 
 typedef struct {
     char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
     char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
     char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX];
     char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
+    char run_token[FLAGS_STR_MAX];
+    double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
     int resume, clamp_discount, model_state_log_std, normalize, clip_target;
@@ -39,11 +42,25 @@ typedef struct {
     long long random_steps;
 } options_t;
 
+#define MAX_PREFETCH 16
+
+/* A sample request waiting for its answer. */
+typedef struct {
+    uint64_t id;
+    double sent_s;
+} request_t;
+
 typedef struct {
     void *sock;
     char endpoint[FLAGS_STR_MAX];
-    int in_flight;
+    request_t in_flight[MAX_PREFETCH]; /* requests sent and not answered, oldest first */
+    int n_in_flight;
+    double retry_at;     /* no requests before this (the shard refused the last one) */
+    double silent_since; /* > 0: requests timed out and no answer came since */
+    double last_refusal_log;
     uint64_t batches, size_transitions, inserted, sample_waits;
+    uint64_t timeouts, expired, refused, late;
+    uint64_t inserted_offset; /* added to the shard's count after it went back (restart) */
 } shard_t;
 
 typedef struct {
@@ -67,7 +84,10 @@ typedef struct {
     uint64_t retired_env_steps;  /* steps of actors that restarted (their counters reset) */
     uint64_t restored_env_steps; /* env steps when the checkpoint we resumed from was written */
     uint64_t publish_version, request_id;
-    uint64_t rejected_batches, rejected_stats;
+    wire_rejects_t rejects;  /* batches and stats refused by the wire decoders, by reason */
+    uint64_t rejected_token; /* stats without this run's token */
+    double last_token_log;
+    uint64_t token_unlogged;
     /* evaluation */
     int have_eval;
     Odac__EvalReport last_eval;
@@ -100,17 +120,23 @@ static int parse_hidden(const char *text, int *out, int *n, const char *what, ch
     while (*p) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 4096 || *n >= LEARNER_MAX_HIDDEN) {
+        if (end == p || *p == '+' || *p == '-' || *p == ' ' || v < 1 || v > 4096 ||
+            *n >= LEARNER_MAX_HIDDEN) {
             snprintf(err, errcap, "--%s '%s': expected 1..%d comma-separated sizes in [1, 4096]",
                      what, text, LEARNER_MAX_HIDDEN);
             return -1;
         }
         out[(*n)++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',') {
             snprintf(err, errcap, "--%s '%s': unexpected '%c'", what, text, *end);
             return -1;
         }
+        if (*end == ',' && !end[1]) {
+            snprintf(err, errcap, "--%s '%s': trailing comma (expected sizes like 400,300)", what,
+                     text);
+            return -1;
+        }
+        p = *end == ',' ? end + 1 : end;
     }
     if (*n == 0) {
         snprintf(err, errcap, "--%s: empty", what);
@@ -182,7 +208,13 @@ static int build_table(server_t *s, flag_t *t) {
       "actors: uniformly random actions for each actor's first K env steps");
     F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
     F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
-    F("prefetch", FLAG_INT, &o->prefetch, 1, 16, "sample requests in flight per shard");
+    F("prefetch", FLAG_INT, &o->prefetch, 1, MAX_PREFETCH, "sample requests in flight per shard");
+    F("request-timeout-s", FLAG_DOUBLE, &o->request_timeout_s, 0.05, 3600,
+      "a shard answers a sample request within this (batch or error); no answer by 1.5x + 0.5 s "
+      "and the request is sent again (a restarted shard lost it)");
+    F("run-token", FLAG_STRING, o->run_token, 0, -1,
+      "the run's token (ODAC_RUN_TOKEN; the launcher sets it): actor stats without it are "
+      "ignored, so only the run's own actors count and can end it (empty: any sender)");
     F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
     F("threads", FLAG_INT, &o->threads, 1, 64, "OpenBLAS threads");
     F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
@@ -266,19 +298,92 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
 /* ---- shards and batches ---- */
 
 static int request_batches(server_t *s) {
+    double t = now_s();
     for (int k = 0; k < s->n_shards; k++) {
         shard_t *sh = &s->shards[k];
-        while (sh->in_flight < s->o.prefetch && s->n_ready + s->n_shards * 0 < MAX_READY) {
+        if (t < sh->retry_at) continue;
+        while (sh->n_in_flight < s->o.prefetch && s->n_ready < MAX_READY) {
             Odac__SampleRequest req = ODAC__SAMPLE_REQUEST__INIT;
             req.protocol_version = WIRE_PROTOCOL_VERSION;
             req.request_id = ++s->request_id;
             req.batch_size = (uint32_t)s->o.batch_size;
+            req.timeout_ms = (uint32_t)(s->o.request_timeout_s * 1000);
             if (wire_send(sh->sock, NULL, WIRE_TAG_SAMPLE_REQUEST, &req.base, ZMQ_DONTWAIT) != 0)
                 break; /* shard not connected yet: try again on the next pass */
-            sh->in_flight++;
+            sh->in_flight[sh->n_in_flight++] = (request_t){req.request_id, t};
         }
     }
     return 0;
+}
+
+/* Takes request id off the shard's in-flight list; 0 when it was not there (answered late). */
+static int answered(shard_t *sh, uint64_t id) {
+    for (int i = 0; i < sh->n_in_flight; i++)
+        if (sh->in_flight[i].id == id) {
+            memmove(&sh->in_flight[i], &sh->in_flight[i + 1],
+                    sizeof *sh->in_flight * (size_t)(sh->n_in_flight - i - 1));
+            sh->n_in_flight--;
+            return 1;
+        }
+    return 0;
+}
+
+/* A live shard answers every request within its timeout (a batch or an error), so a request
+ * unanswered well past it was lost: the shard restarted or the link broke. Forget it, so that
+ * request_batches sends a new one, and say so once until the shard answers again. */
+static void expire_requests(server_t *s) {
+    double t = now_s(), limit = 1.5 * s->o.request_timeout_s + 0.5;
+    for (int k = 0; k < s->n_shards; k++) {
+        shard_t *sh = &s->shards[k];
+        int lost = 0;
+        while (sh->n_in_flight > 0 && t - sh->in_flight[0].sent_s > limit) {
+            answered(sh, sh->in_flight[0].id);
+            lost++;
+        }
+        if (!lost) continue;
+        sh->timeouts += (uint64_t)lost;
+        if (sh->silent_since <= 0) {
+            sh->silent_since = t - limit;
+            log_warn("shard %s: no answer to %d sample request(s) within %.1f s (restarted or "
+                     "unreachable?): asking again",
+                     sh->endpoint, lost, limit);
+        }
+    }
+}
+
+/* Bookkeeping of any answer from a shard (batch or error). */
+static void shard_answered(shard_t *sh, uint64_t id) {
+    if (!answered(sh, id)) sh->late++;
+    if (sh->silent_since > 0) {
+        log_info("shard %s answers again after %.1f s without answers", sh->endpoint,
+                 now_s() - sh->silent_since);
+        sh->silent_since = 0;
+    }
+}
+
+static void handle_sample_error(server_t *s, shard_t *sh, wire_msg_t *m) {
+    char err[512];
+    wire_reject_t reason;
+    Odac__SampleError *e = wire_decode_sample_error(wire_msg_data(m, 1), wire_msg_size(m, 1),
+                                                    &reason, err, sizeof err);
+    if (!e) {
+        wire_rejects_note(&s->rejects, reason, "shard error reply", err);
+        return;
+    }
+    shard_answered(sh, e->request_id);
+    if (e->code == ODAC__SAMPLE_ERROR__CODE__EXPIRED) {
+        sh->expired++; /* the rate limiter held it back: ask again at once */
+    } else {
+        sh->refused++;
+        double t = now_s();
+        sh->retry_at = t + 1.0; /* a refusal repeats: do not flood the shard */
+        if (t - sh->last_refusal_log >= 10) {
+            log_error("shard %s refuses sample requests (%llu so far): %.200s", sh->endpoint,
+                      (unsigned long long)sh->refused, e->message);
+            sh->last_refusal_log = t;
+        }
+    }
+    odac__sample_error__free_unpacked(e, NULL);
 }
 
 static void receive_from_shard(server_t *s, shard_t *sh) {
@@ -286,26 +391,40 @@ static void receive_from_shard(server_t *s, shard_t *sh) {
     while (s->n_ready < MAX_READY && wire_recv(sh->sock, &m, 0) == 1) {
         char tag[WIRE_TAG_MAX], err[512];
         wire_reject_t reason;
-        if (m.n_parts != 2 || strcmp(wire_msg_tag(&m, 0, tag), WIRE_TAG_SAMPLE_BATCH) != 0) {
-            s->rejected_batches++;
-            log_warn("shard %s: unexpected message (%d parts, tag '%s')", sh->endpoint, m.n_parts,
+        if (m.n_parts == 2 && !strcmp(wire_msg_tag(&m, 0, tag), WIRE_TAG_SAMPLE_ERROR)) {
+            handle_sample_error(s, sh, &m);
+            wire_msg_close(&m);
+            continue;
+        }
+        if (m.n_parts != 2 || strcmp(tag, WIRE_TAG_SAMPLE_BATCH) != 0) {
+            snprintf(err, sizeof err, "shard %s: %d parts, tag '%.31s'", sh->endpoint, m.n_parts,
                      tag);
+            wire_rejects_note(&s->rejects, WIRE_REJECT_FRAMES, "shard message", err);
             wire_msg_close(&m);
             continue;
         }
         Odac__SampleBatch *b = wire_decode_sample_batch(wire_msg_data(&m, 1), wire_msg_size(&m, 1),
                                                         &s->dims, &reason, err, sizeof err);
         wire_msg_close(&m);
-        if (sh->in_flight > 0) sh->in_flight--;
         if (!b) {
-            s->rejected_batches++;
-            log_warn("shard %s: batch rejected (%s): %s", sh->endpoint, wire_reject_name(reason),
-                     err);
+            wire_rejects_note(&s->rejects, reason, "batch", err);
             continue;
         }
+        shard_answered(sh, b->request_id);
         if (b->stats) {
             sh->size_transitions = b->stats->size_transitions;
-            sh->inserted = b->stats->inserted_transitions;
+            uint64_t ins = b->stats->inserted_transitions + sh->inserted_offset;
+            if (ins < sh->inserted) {
+                /* A shard restored from its checkpoint counts from there: the env steps after
+                 * it were still taken, so the run's count does not go back. */
+                log_warn("shard %s: inserted transitions went back from %llu to %llu (restarted "
+                         "from its checkpoint?)",
+                         sh->endpoint, (unsigned long long)sh->inserted,
+                         (unsigned long long)(ins - sh->inserted_offset));
+                sh->inserted_offset += sh->inserted - ins;
+                ins = sh->inserted;
+            }
+            sh->inserted = ins;
             sh->sample_waits = b->stats->sample_waits;
         }
         sh->batches++;
@@ -337,12 +456,37 @@ static uint64_t actor_env_steps(const server_t *s) {
     return sum;
 }
 
+/* Equal strings, in time independent of where they differ. */
+static int token_matches(const char *want, const char *got) {
+    size_t n = strlen(want), m = strlen(got);
+    unsigned diff = n != m;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)got[i < m ? i : 0];
+    return diff == 0;
+}
+
+static void note_token_reject(server_t *s, uint32_t actor_id) {
+    s->rejected_token++;
+    double t = now_s();
+    if (t - s->last_token_log < 1.0) {
+        s->token_unlogged++;
+        return;
+    }
+    log_warn("ignored actor stats (claiming actor %u) without this run's token (%llu in all, %llu "
+             "not logged since the last line): not from this run's actors",
+             actor_id, (unsigned long long)s->rejected_token,
+             (unsigned long long)s->token_unlogged);
+    s->token_unlogged = 0;
+    s->last_token_log = t;
+}
+
 static void receive_stats(server_t *s) {
     wire_msg_t m;
     while (wire_recv(s->stats_pull, &m, 0) == 1) {
         char tag[WIRE_TAG_MAX], err[512];
         wire_reject_t reason;
         Odac__ActorStats *st = NULL;
+        reason = WIRE_REJECT_FRAMES;
         if (m.n_parts == 2 && !strcmp(wire_msg_tag(&m, 0, tag), WIRE_TAG_ACTOR_STATS))
             st = wire_decode_actor_stats(wire_msg_data(&m, 1), wire_msg_size(&m, 1), &reason, err,
                                          sizeof err);
@@ -350,8 +494,12 @@ static void receive_stats(server_t *s) {
             snprintf(err, sizeof err, "unexpected message of %d parts", m.n_parts);
         wire_msg_close(&m);
         if (!st) {
-            s->rejected_stats++;
-            log_warn("actor stats rejected: %s", err);
+            wire_rejects_note(&s->rejects, reason, "actor stats", err);
+            continue;
+        }
+        if (s->o.run_token[0] && !token_matches(s->o.run_token, st->run_token)) {
+            note_token_reject(s, st->actor_id);
+            odac__actor_stats__free_unpacked(st, NULL);
             continue;
         }
         actor_info_t *a = NULL;
@@ -457,7 +605,9 @@ static void log_progress(server_t *s) {
     long long updates = learner_updates(s->learner);
     uint64_t env_steps = total_env_steps(s);
     double ups = dt > 0 ? (double)(updates - s->last_log_updates) / dt : 0;
-    double eps = dt > 0 ? (double)(env_steps - s->last_log_env_steps) / dt : 0;
+    double eps = dt > 0 && env_steps >= s->last_log_env_steps
+                     ? (double)(env_steps - s->last_log_env_steps) / dt
+                     : 0;
     learner_summary_t sum;
     learner_stats_summary(s->learner, &sum);
     uint64_t replay_size = 0;
@@ -466,6 +616,12 @@ static void log_progress(server_t *s) {
     double ev_mean = s->have_eval ? s->last_eval.final_distance_mean : NAN;
     double ev_std = s->have_eval ? s->last_eval.final_distance_std : NAN;
     double ev_succ = s->have_eval ? s->last_eval.success_rate : NAN;
+    char rejects[256];
+    uint64_t timeouts = 0, refused = 0;
+    for (int k = 0; k < s->n_shards; k++) {
+        timeouts += s->shards[k].timeouts;
+        refused += s->shards[k].refused;
+    }
     if (s->progress) {
         fprintf(s->progress,
                 "%.2f,%llu,%lld,%.1f,%.1f,%.4f,%.4f,%.3f,%llu,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,"
@@ -481,10 +637,13 @@ static void log_progress(server_t *s) {
     }
     log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
              "%.2f | Lq %.4g Lpi %.4g alpha %.3g gamma_q %.3f c %.3g | replay %llu | lag %.1f | "
-             "busy %.0f%%",
+             "busy %.0f%% | rejected {%s,token=%llu} | shard requests timed out %llu, refused %llu",
              updates, ups, (unsigned long long)env_steps, eps, ev_mean, ev_std, ev_succ,
              sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.discount.mean,
-             sum.reward_scale.mean, (unsigned long long)replay_size, lag, busy_pct(s));
+             sum.reward_scale.mean, (unsigned long long)replay_size, lag, busy_pct(s),
+             wire_rejects_format(&s->rejects, rejects, sizeof rejects),
+             (unsigned long long)s->rejected_token, (unsigned long long)timeouts,
+             (unsigned long long)refused);
     s->last_log = t;
     s->last_log_updates_t = t;
     s->last_log_updates = updates;
@@ -562,6 +721,7 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     o->publish_every = 100;
     o->checkpoint_every = 20000;
     o->prefetch = 4;
+    o->request_timeout_s = 2;
     o->log_every_s = 5;
     o->threads = 1;
     learner_config_default(&s->cfg);
@@ -580,6 +740,10 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     s->dims.goal_dim = (uint32_t)s->spec.goal_dim;
     s->dims.action_dim = (uint32_t)s->spec.action_dim;
     s->dims.horizon = (uint32_t)s->spec.horizon;
+    if (strlen(o->run_token) > WIRE_MAX_TOKEN) {
+        snprintf(err, sizeof err, "--run-token is longer than %d bytes", WIRE_MAX_TOKEN);
+        goto bad;
+    }
     if (!o->run_id[0])
         snprintf(o->run_id, sizeof o->run_id, "%s-%s-%lld", o->env, o->variant, o->seed);
     if (strchr(o->run_id, '/') || !strcmp(o->run_id, "..") || !strcmp(o->run_id, ".")) {
@@ -604,9 +768,13 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     }
 
     s->zctx = zmq_ctx_new();
-    s->pub = wire_socket(s->zctx, ZMQ_PUB, o->weights_bind, 1, 16, err, sizeof err);
+    /* Inbound frames are bounded by what each socket carries: subscriptions on the PUB, small
+     * stats on the PULL (and few of them queued), batches of our size from the shards. */
+    s->pub = wire_socket_limited(s->zctx, ZMQ_PUB, o->weights_bind, 1, 16, 0,
+                                 WIRE_MAX_REQUEST_BYTES, err, sizeof err);
     if (!s->pub) goto bad;
-    s->stats_pull = wire_socket(s->zctx, ZMQ_PULL, o->stats_bind, 1, 10000, err, sizeof err);
+    s->stats_pull = wire_socket_limited(s->zctx, ZMQ_PULL, o->stats_bind, 1, LEARNER_STATS_HWM, 0,
+                                        WIRE_MAX_ACTOR_STATS_BYTES, err, sizeof err);
     if (!s->stats_pull) goto bad;
     char list[FLAGS_STR_MAX];
     snprintf(list, sizeof list, "%s", o->shards);
@@ -617,7 +785,9 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
         }
         shard_t *sh = &s->shards[s->n_shards++];
         snprintf(sh->endpoint, sizeof sh->endpoint, "%s", ep);
-        sh->sock = wire_socket(s->zctx, ZMQ_DEALER, ep, 0, 64, err, sizeof err);
+        sh->sock = wire_socket_limited(s->zctx, ZMQ_DEALER, ep, 0, 64, 0,
+                                       wire_max_batch_bytes(&s->dims, (uint32_t)o->batch_size), err,
+                                       sizeof err);
         if (!sh->sock) goto bad;
     }
     if (s->n_shards == 0) {
@@ -634,6 +804,9 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     if (!o->resume || !existed) fprintf(s->progress, "%s\n", progress_header);
     log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s); writing %s",
              o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, s->run_path);
+    if (!o->run_token[0])
+        log_warn("no --run-token (ODAC_RUN_TOKEN): stats from any sender count, and any sender's "
+                 "evaluation can end the run");
     return 0;
 bad:
     log_error("%s", err);
@@ -694,6 +867,7 @@ int learner_server_main(int argc, char **argv) {
     heartbeat_init(&s->heartbeat, s->o.heartbeat_file);
     while (!stop_signal && !(done = finished_reason(s))) {
         heartbeat_beat(&s->heartbeat);
+        expire_requests(s);
         request_batches(s);
         /* Wait only when there is nothing to learn from. */
         int timeout = s->n_ready > 0 ? 0 : 100;

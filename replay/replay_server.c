@@ -33,9 +33,11 @@ typedef struct {
     request_kind_t kind;
     uint64_t request_id;
     uint32_t batch_size;
+    uint64_t deadline_ns; /* answer with SampleError EXPIRED after this (0: none) */
 } pending_t;
 
 #define REPLAY_INSERT_KERNEL_BUF (32 * 1024) /* bytes of episodes the kernel holds */
+#define REPLAY_REQUEST_HWM 64                /* messages queued per requesting peer */
 
 struct replay_server {
     replay_server_config_t cfg;
@@ -43,7 +45,7 @@ struct replay_server {
     void *zctx, *insert_sock, *sample_sock;
     uv_loop_t loop;
     uv_poll_t insert_poll, sample_poll;
-    uv_timer_t stats_timer, ckpt_timer, child_timer, heartbeat_timer;
+    uv_timer_t stats_timer, ckpt_timer, child_timer, heartbeat_timer, expire_timer;
     heartbeat_t heartbeat;
     pid_t ckpt_child; /* background checkpoint writer, 0 when none */
     uint64_t child_start_ns;
@@ -59,6 +61,7 @@ struct replay_server {
     int stopping, final_rc;
     uint64_t log_inserted, log_sampled; /* counters at the previous stats line */
     uint64_t log_time_ns;
+    uint64_t expired, refused; /* sample requests answered with an error */
 };
 
 void replay_server_config_defaults(replay_server_config_t *cfg) {
@@ -182,6 +185,21 @@ static void send_batch(replay_server_t *s, pending_t *p) {
                  zmq_strerror(errno));
 }
 
+/* Answers a sample request with an error instead of a batch (the requester stops waiting). */
+static void send_sample_error(replay_server_t *s, zmq_msg_t *identity, uint64_t request_id,
+                              Odac__SampleError__Code code, const char *message) {
+    Odac__SampleError e = ODAC__SAMPLE_ERROR__INIT;
+    e.protocol_version = WIRE_PROTOCOL_VERSION;
+    e.request_id = request_id;
+    e.code = code;
+    e.message = (char *)message; /* packed, not modified */
+    if (wire_send(s->sample_sock, identity, WIRE_TAG_SAMPLE_ERROR, &e.base, ZMQ_DONTWAIT) != 0)
+        log_warn("error reply %llu not sent: %s", (unsigned long long)request_id,
+                 zmq_strerror(errno));
+}
+
+static uint64_t now_ns(void);
+
 static int pending_from(replay_server_t *s, zmq_msg_t *identity) {
     size_t n = zmq_msg_size(identity);
     for (int i = 0; i < s->pending_count; i++) {
@@ -222,12 +240,16 @@ static void handle_request(replay_server_t *s, wire_msg_t *m) {
                                                           &reason, err, sizeof err);
     if (!req) {
         note_reject(s, reason, "sample request", err);
+        s->refused++;
+        send_sample_error(s, &m->part[0], 0, ODAC__SAMPLE_ERROR__CODE__REFUSED, err);
         return;
     }
     if (req->batch_size > (uint32_t)s->cfg.shard.max_batch) {
-        snprintf(err, sizeof err, "batch size %u exceeds this shard's limit %d", req->batch_size,
-                 s->cfg.shard.max_batch);
+        snprintf(err, sizeof err, "batch size %u exceeds this shard's --max-batch %d",
+                 req->batch_size, s->cfg.shard.max_batch);
         note_reject(s, WIRE_REJECT_OVERSIZED, "sample request", err);
+        s->refused++;
+        send_sample_error(s, &m->part[0], req->request_id, ODAC__SAMPLE_ERROR__CODE__REFUSED, err);
         odac__sample_request__free_unpacked(req, NULL);
         return;
     }
@@ -237,6 +259,7 @@ static void handle_request(replay_server_t *s, wire_msg_t *m) {
     p->kind = REQ_SAMPLE;
     p->request_id = req->request_id;
     p->batch_size = req->batch_size;
+    p->deadline_ns = req->timeout_ms ? now_ns() + (uint64_t)req->timeout_ms * 1000000u : 0;
     odac__sample_request__free_unpacked(req, NULL);
     if (s->pending_count > 0 || !replay_shard_can_sample(s->shard, (int)p->batch_size))
         s->shard->counters.sample_waits++;
@@ -249,8 +272,14 @@ static int serve_pending(replay_server_t *s) {
     while (s->pending_count > 0) {
         pending_t *p = &s->pending[s->pending_head];
         if (p->kind == REQ_SAMPLE) {
-            if (!replay_shard_can_sample(s->shard, (int)p->batch_size)) break;
-            send_batch(s, p);
+            if (!replay_shard_can_sample(s->shard, (int)p->batch_size)) {
+                if (!p->deadline_ns || now_ns() < p->deadline_ns) break;
+                s->expired++;
+                send_sample_error(s, &p->identity, p->request_id, ODAC__SAMPLE_ERROR__CODE__EXPIRED,
+                                  "held back by the rate limiter past its timeout");
+            } else {
+                send_batch(s, p);
+            }
         } else {
             send_stats(s, &p->identity);
         }
@@ -322,7 +351,7 @@ static void log_stats(replay_server_t *s) {
                                 (unsigned long long)c->rejected[i]);
     log_info("size %lld transitions in %lld episodes; inserted %llu (%.0f/s), sampled %llu "
              "(%.0f/s), evicted %llu episodes, rejected {%s}, sample waits %llu, insert waits "
-             "%llu, queued requests %d, limiter excess %.0f",
+             "%llu, queued requests %d, expired %llu, refused %llu, limiter excess %.0f",
              (long long)replay_store_size_transitions(s->shard->store),
              (long long)replay_store_size_episodes(s->shard->store),
              (unsigned long long)c->inserted_transitions,
@@ -331,7 +360,8 @@ static void log_stats(replay_server_t *s) {
              (double)(c->sampled_transitions - s->log_sampled) / dt,
              (unsigned long long)replay_store_evicted_episodes(s->shard->store), rej,
              (unsigned long long)c->sample_waits, (unsigned long long)c->insert_waits,
-             s->pending_count, replay_ratelimit_excess(&s->shard->limiter));
+             s->pending_count, (unsigned long long)s->expired, (unsigned long long)s->refused,
+             replay_ratelimit_excess(&s->shard->limiter));
     s->log_inserted = c->inserted_transitions;
     s->log_sampled = c->sampled_transitions;
     s->log_time_ns = t;
@@ -340,6 +370,12 @@ static void log_stats(replay_server_t *s) {
 static void on_heartbeat_timer(uv_timer_t *h) {
     replay_server_t *s = h->data;
     heartbeat_beat(&s->heartbeat);
+}
+
+/* Requests held back by the limiter expire even when nothing else wakes the loop. */
+static void on_expire_timer(uv_timer_t *h) {
+    replay_server_t *s = h->data;
+    if (s->pending_count > 0) pump(s);
 }
 
 static void on_stats_timer(uv_timer_t *h) {
@@ -493,10 +529,7 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     }
     s->cfg = *cfg;
     const wire_dims_t *d = &cfg->shard.dims;
-    /* Packed floats take 4 bytes each; allow 6 per float plus field overhead. */
-    size_t floats = (size_t)(d->horizon + 1) * (d->obs_dim + d->goal_dim) +
-                    (size_t)d->horizon * d->action_dim + d->goal_dim;
-    s->max_episode_bytes = 6 * floats + 4096;
+    s->max_episode_bytes = wire_max_episode_bytes(d);
     s->pending = calloc((size_t)cfg->max_pending, sizeof *s->pending);
     s->shard = s->pending ? replay_shard_new(&cfg->shard, err, errcap) : NULL;
     if (!s->shard) {
@@ -531,10 +564,14 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     /* Few episodes wait between an actor and the store while the rate limiter holds inserts
      * back (a small queue and kernel buffer), so stored data is fresh and backpressure reaches
      * the actors within a round. */
-    s->insert_sock = wire_socket_buffered(s->zctx, ZMQ_PULL, cfg->insert_bind, 1, cfg->insert_hwm,
-                                          REPLAY_INSERT_KERNEL_BUF, err, errcap);
+    s->insert_sock =
+        wire_socket_limited(s->zctx, ZMQ_PULL, cfg->insert_bind, 1, cfg->insert_hwm,
+                            REPLAY_INSERT_KERNEL_BUF, s->max_episode_bytes, err, errcap);
     if (!s->insert_sock) goto fail;
-    s->sample_sock = wire_socket(s->zctx, ZMQ_ROUTER, cfg->sample_bind, 1, 0, err, errcap);
+    /* Requests are tiny; each peer may queue a bounded number of them. */
+    s->sample_sock =
+        wire_socket_limited(s->zctx, ZMQ_ROUTER, cfg->sample_bind, 1, REPLAY_REQUEST_HWM, 0,
+                            WIRE_MAX_REQUEST_BYTES, err, errcap);
     if (!s->sample_sock) goto fail;
     int rc = uv_loop_init(&s->loop);
     if (rc != 0) {
@@ -555,6 +592,9 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
     s->child_timer.data = s;
     uv_timer_init(&s->loop, &s->heartbeat_timer);
     s->heartbeat_timer.data = s;
+    uv_timer_init(&s->loop, &s->expire_timer);
+    s->expire_timer.data = s;
+    uv_timer_start(&s->expire_timer, on_expire_timer, 50, 50);
     uv_async_init(&s->loop, &s->stop_async, on_stop_async);
     s->stop_async.data = s;
     uv_signal_init(&s->loop, &s->sigterm);
@@ -619,6 +659,7 @@ void replay_server_free(replay_server_t *s) {
         uv_close((uv_handle_t *)&s->ckpt_timer, on_close);
         uv_close((uv_handle_t *)&s->child_timer, on_close);
         uv_close((uv_handle_t *)&s->heartbeat_timer, on_close);
+        uv_close((uv_handle_t *)&s->expire_timer, on_close);
         uv_close((uv_handle_t *)&s->stop_async, on_close);
         uv_close((uv_handle_t *)&s->sigterm, on_close);
         uv_close((uv_handle_t *)&s->sigint, on_close);

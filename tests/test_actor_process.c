@@ -1,6 +1,7 @@
 /* The odac-actor executable over tcp loopback: it streams episodes and stats to a fake shard and
  * learner, exits 0 promptly on SIGTERM and when weights with run_finished arrive, and refuses bad
  * flags with a message and a non-zero status. Waits are polls with timeouts, never sleeps. */
+#include "env.h"
 #include "testutil.h"
 #include "wire.h"
 #include <errno.h>
@@ -204,11 +205,24 @@ static void test_run_finished_exits_zero(void) {
     int fd;
     pid_t pid = spawn_actor(&p, "50", &fd);
     CU_ASSERT(wait_traffic(&p, 20.0, 1));
-    /* A finished run's last message; only the flag matters (no usable weights in it). */
+    /* A finished run's last message: valid weights (a linear policy of zeros) with the flag;
+     * weights that fail validation would not end the run. */
+    env_spec_t spec;
+    char err[256];
+    CU_ASSERT_FATAL(env_spec_lookup("box2d", &spec, err, sizeof err) == 0);
+    Odac__LayerShape shape = ODAC__LAYER_SHAPE__INIT, *shapes[1] = {&shape};
+    shape.rows = (uint32_t)(spec.obs_dim + spec.goal_dim);
+    shape.cols = (uint32_t)(2 * spec.action_dim);
+    static float params[4096];
+    CU_ASSERT_FATAL(shape.rows * shape.cols + shape.cols <= 4096);
     Odac__PolicyWeights w = ODAC__POLICY_WEIGHTS__INIT;
     w.protocol_version = WIRE_PROTOCOL_VERSION;
     w.version = 12;
     w.env_name = "box2d";
+    w.n_layers = 1;
+    w.layers = shapes;
+    w.n_data = shape.rows * shape.cols + shape.cols;
+    w.data = params;
     w.run_finished = 1;
     int status = -1;
     double t0 = now_s();

@@ -329,6 +329,21 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    /* The run's token: the learner counts only stats that carry it, so only this run's actors
+     * can move its counters or end it. Kept when the user set one (to add actors elsewhere). */
+    const char *given = getenv("ODAC_RUN_TOKEN");
+    if (!given || !*given) {
+        unsigned char raw[16];
+        char token[2 * sizeof raw + 1];
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw) {
+            fprintf(stderr, "odac: cannot read /dev/urandom for the run token\n");
+            return 2;
+        }
+        close(fd);
+        for (size_t i = 0; i < sizeof raw; i++) snprintf(token + 2 * i, 3, "%02x", raw[i]);
+        setenv("ODAC_RUN_TOKEN", token, 1);
+    }
     /* Children end with this launcher even if it is killed (common/parent_watch.h). */
     char self_pid[32];
     snprintf(self_pid, sizeof self_pid, "%d", (int)getpid());
