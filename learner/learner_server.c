@@ -35,7 +35,7 @@ typedef struct {
     double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
-    int resume, clamp_discount, model_state_log_std, normalize, clip_target;
+    int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
     double reward_scale, reward_scale_k, fixed_alpha, her_eps, model_std_min, model_std_max;
     double norm_clip, random_eps, action_noise;
@@ -167,6 +167,8 @@ static int build_table(server_t *s, flag_t *t) {
     F("weights-bind", FLAG_STRING, o->weights_bind, 0, -1, "PUB endpoint for policy weights");
     F("stats-bind", FLAG_STRING, o->stats_bind, 0, -1, "PULL endpoint for actor stats");
     F("resume", FLAG_BOOL, &o->resume, 0, -1, "continue the run from its checkpoint");
+    F("check", FLAG_BOOL, &o->check, 0, -1,
+      "validate the options, config and env, then exit (0: it would start; 2: why not)");
     F("seed", FLAG_INT, &o->seed, 0, 2147483647, "run seed");
     F("max-env-steps", FLAG_INT, &o->max_env_steps, 1, 1e13, "stop after this many env steps");
     F("max-updates", FLAG_INT, &o->max_updates, 0, 1e13,
@@ -702,6 +704,53 @@ static int mkdir_p(const char *path) {
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* On resume, progress rows written after the checkpoint describe updates that are being redone:
+ * keep the header and the rows up to the checkpoint's update count, drop the rest. */
+static int cut_progress(const char *path, long long updates, char *err, size_t errcap) {
+    FILE *f = fopen(path, "r+");
+    if (!f) {
+        snprintf(err, errcap, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    long keep = 0;
+    int row = 0, cut = 0;
+    long long dropped = 0;
+    while (fgets(line, sizeof line, f)) {
+        long long u = 0;
+        if (row++ > 0 && !cut) {
+            /* updates is the third column */
+            const char *c = strchr(line, ',');
+            c = c ? strchr(c + 1, ',') : NULL;
+            cut = !c || sscanf(c + 1, "%lld", &u) != 1 || u > updates;
+        }
+        if (cut)
+            dropped++;
+        else
+            keep = ftell(f);
+    }
+    int rc = 0;
+    if (dropped && (fflush(f) != 0 || ftruncate(fileno(f), keep) != 0)) {
+        snprintf(err, errcap, "cannot cut %s back to the checkpoint: %s", path, strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    if (dropped && rc == 0)
+        log_info("progress.csv cut back to the checkpoint (update %lld): %lld later row(s) dropped",
+                 updates, dropped);
+    return rc;
+}
+
+/* The run finished (as opposed to stopped): written before the actors are told, so the
+ * launcher can tell the two apart. */
+static void mark_finished(server_t *s, const char *why) {
+    char path[sizeof s->run_path + 32];
+    snprintf(path, sizeof path, "%s/%s", s->run_path, LEARNER_FINISHED_FILE);
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", why) < 0 || fclose(f) != 0)
+        log_error("cannot write %s: %s", path, strerror(errno));
+}
+
 /* ---- setup ---- */
 
 static int setup(server_t *s, int argc, char **argv, int *exit_code) {
@@ -751,6 +800,15 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
         goto bad;
     }
     snprintf(s->run_path, sizeof s->run_path, "%s/%s", o->run_dir, o->run_id);
+    if (o->check) {
+        nn_set_threads(1);
+        learner_t *probe = learner_new(&s->cfg, err, sizeof err);
+        if (!probe) goto bad;
+        learner_free(probe);
+        log_info("configuration ok: env %s, variant %s, hidden %s, batch %lld", o->env, o->variant,
+                 o->hidden, o->batch_size);
+        return *exit_code = 0, -1;
+    }
     if (mkdir_p(s->run_path) != 0) {
         snprintf(err, sizeof err, "cannot create %s: %s", s->run_path, strerror(errno));
         goto bad;
@@ -796,6 +854,11 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     }
     snprintf(path, sizeof path, "%s/progress.csv", s->run_path);
     int existed = access(path, F_OK) == 0;
+    if (o->resume && existed && cut_progress(path, learner_updates(s->learner), err, sizeof err))
+        goto bad;
+    snprintf(path, sizeof path, "%s/%s", s->run_path, LEARNER_FINISHED_FILE);
+    unlink(path); /* this run goes on */
+    snprintf(path, sizeof path, "%s/progress.csv", s->run_path);
     s->progress = fopen(path, o->resume ? "a" : "w");
     if (!s->progress) {
         snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
@@ -921,6 +984,7 @@ int learner_server_main(int argc, char **argv) {
     receive_stats(s);
     log_progress(s);
     if (save_checkpoint(s) != 0) exit_code = 1;
+    if (done && exit_code == 0) mark_finished(s, done);
     if (done) {
         /* Tell the actors; PUB drops for peers that are slow to read, so say it a few times. */
         for (int i = 0; i < 5; i++) {

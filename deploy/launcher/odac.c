@@ -1,7 +1,10 @@
 /* odac: the local launcher (the embedded default). `odac run --env box2d` starts the learner, the
  * replay shards and the actors as child processes on this machine with libuv, wires their
- * addresses on loopback, shows the learner's status, restarts a child that dies (with backoff,
- * logged) and stops all of them cleanly on Ctrl-C. The run ends when the learner exits 0. */
+ * addresses on loopback, shows the learner's status, restarts a child that exits while the run
+ * goes on (with backoff, logged) and stops all of them cleanly on Ctrl-C. The run ends when the
+ * learner says it finished (exit 0 and its runs/<id>/run_finished file); a configuration the
+ * learner refuses (odac-learner --check) is refused before anything starts, and an existing
+ * run is only ever continued as a whole (--resume), never overwritten. */
 #include "flags.h"
 #include "log.h"
 #include <errno.h>
@@ -12,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -48,7 +53,19 @@ static struct {
     char goal_mode[FLAGS_STR_MAX];
     long long actors, shards, num_envs, seed, max_env_steps, base_port;
     double target_distance;
-} opt = {"box2d", "odac", "runs", "", "", "127.0.0.1", "", "fixed", 1, 1, 8, 0, 200000, 15555, 0.6};
+    int resume;
+} opt = {"box2d", "odac", "runs", "", "",     "127.0.0.1", "",  "fixed",
+         1,       1,      8,      0,  200000, 15555,       0.6, 0};
+
+static char run_path[FLAGS_STR_MAX * 2 + 8];
+#define FINISHED_FILE "run_finished" /* learner/learner_server.h: LEARNER_FINISHED_FILE */
+
+/* Whether the learner has said that the run finished. */
+static int run_finished(void) {
+    char path[sizeof run_path + 32];
+    snprintf(path, sizeof path, "%s/%s", run_path, FINISHED_FILE);
+    return access(path, F_OK) == 0;
+}
 
 static child_t children[MAX_CHILDREN];
 static int n_children;
@@ -134,7 +151,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal) {
         maybe_finish();
         return;
     }
-    if (status == 0 && term_signal == 0) {
+    if (status == 0 && term_signal == 0 && run_finished()) {
         c->finished = 1;
         if (c->role == ROLE_LEARNER) {
             log_info("learner finished the run: stopping the other processes");
@@ -143,6 +160,13 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal) {
         } else {
             log_info("%s exited 0 (run finished)", c->name);
         }
+        return;
+    }
+    if (status == 2 && term_signal == 0) {
+        /* Exit 2 is a configuration the child refuses: starting it again cannot help. */
+        log_error("%s refused its configuration (exit 2, see its log): stopping the run", c->name);
+        stop_all(2);
+        maybe_finish();
         return;
     }
     double t = now_s();
@@ -155,7 +179,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal) {
     if (term_signal)
         log_warn("%s died with signal %s", c->name, strsignal(term_signal));
     else
-        log_warn("%s exited with status %lld", c->name, (long long)status);
+        log_warn("%s exited with status %lld while the run goes on", c->name, (long long)status);
     if (c->failures > RESTART_LIMIT) {
         log_error("%s failed %d times within %.0f s: giving up on the run", c->name, c->failures,
                   RESTART_WINDOW_S);
@@ -246,6 +270,31 @@ static int mkdir_p(const char *path) {
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Runs the learner's command line with --check and waits: a configuration or env it refuses is
+ * refused here, before any process starts (its reason is on stderr). */
+static int check_learner(const child_t *l) {
+    char *argv[MAX_ARGS + 2];
+    int n = 0;
+    for (int i = 0; i < l->argc; i++) argv[n++] = l->argv[i];
+    char check[] = "--check";
+    argv[n++] = check;
+    argv[n] = NULL;
+    pid_t pid;
+    extern char **environ;
+    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+    if (rc != 0) {
+        fprintf(stderr, "odac: cannot run %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    fprintf(stderr,
+            "odac: the learner refuses this run's configuration (above): nothing started\n");
+    return -1;
+}
+
 static const char *usage =
     "usage: odac run [options]\n"
     "Starts a local multi-process ODAC run (learner, replay shards, actors).";
@@ -280,6 +329,8 @@ int main(int argc, char **argv) {
         {"host", FLAG_STRING, opt.host, 0, -1, "address the processes bind and connect to"},
         {"bin-dir", FLAG_STRING, opt.bin_dir, 0, -1,
          "directory of odac-learner/-replay/-actor (default: beside this program)"},
+        {"resume", FLAG_BOOL, &opt.resume, 0, -1,
+         "continue the existing run --run-id as a whole (without it an existing run is refused)"},
     };
     const int n_table = sizeof table / sizeof *table;
     char err[1024];
@@ -321,9 +372,22 @@ int main(int argc, char **argv) {
         strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
         snprintf(opt.run_id, sizeof opt.run_id, "%s-%s-%s", opt.env, opt.variant, stamp);
     }
-    char run_path[FLAGS_STR_MAX * 2 + 8], log_dir[FLAGS_STR_MAX * 2 + 16];
+    char log_dir[FLAGS_STR_MAX * 2 + 16];
+    if (strchr(opt.run_id, '/') || !strcmp(opt.run_id, ".") || !strcmp(opt.run_id, "..")) {
+        fprintf(stderr, "odac: --run-id '%s' must be a plain name\n", opt.run_id);
+        return 2;
+    }
     snprintf(run_path, sizeof run_path, "%s/%s", opt.run_dir, opt.run_id);
     snprintf(log_dir, sizeof log_dir, "%s/logs", run_path);
+    struct stat st;
+    int existed = stat(run_path, &st) == 0;
+    if (existed && !opt.resume) {
+        fprintf(stderr,
+                "odac: run %s already exists; pass --resume to continue it (learner, shards and "
+                "progress from their checkpoints), or choose another --run-id\n",
+                run_path);
+        return 2;
+    }
     if (mkdir_p(log_dir) != 0) {
         fprintf(stderr, "odac: cannot create %s: %s\n", log_dir, strerror(errno));
         return 2;
@@ -382,6 +446,14 @@ int main(int argc, char **argv) {
     add_arg(l, "--seed=%lld", opt.seed);
     add_arg(l, "--max-env-steps=%lld", opt.max_env_steps);
     add_arg(l, "--target-distance=%g", opt.target_distance);
+    if (check_learner(l) != 0) {
+        if (!existed) { /* leave no trace of a run that never started */
+            rmdir(log_dir);
+            rmdir(run_path);
+        }
+        return 2;
+    }
+    if (opt.resume) add_arg(l, "--resume");
     for (int j = 0; j < opt.actors; j++) {
         child_t *c = new_child(ROLE_ACTOR, j, "odac-actor");
         add_arg(c, "--env=%s", opt.env);
