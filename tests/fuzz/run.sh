@@ -21,6 +21,10 @@ if [ ${#harnesses[@]} -eq 0 ]; then
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The harnesses write each input to a file: keep those in memory and remove them afterwards.
+scratch_base=/dev/shm; [ -w "$scratch_base" ] || scratch_base=${TMPDIR:-/tmp}
+export TMPDIR="$(mktemp -d "$scratch_base/odac-fuzz.XXXXXX")"
+trap 'rm -rf "$TMPDIR"' EXIT
 failed=0
 total_runs=0
 for h in "${harnesses[@]}"; do
