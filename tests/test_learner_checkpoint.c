@@ -328,6 +328,40 @@ static void test_refuses_version_2(void) {
     learner_free(L);
 }
 
+/* A file whose rng state is all zero (xoshiro256 would return only zeros) is refused, even
+ * behind a valid checksum. */
+static void test_refuses_zero_rng(void) {
+    learner_config_t c = small_config(LEARNER_ODAC, 1);
+    char err[512], path[600];
+    snprintf(path, sizeof path, "%s/learner.ckpt", test_tmpdir("learner-ckpt-rng"));
+    learner_t *L = learner_new(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+    record_t rec = {0, 0};
+    CU_ASSERT_EQUAL_FATAL(learner_save_with(L, path, &rec, sizeof rec, err, sizeof err), 0);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    uint8_t header[CKPT_HEADER_BYTES];
+    CU_ASSERT_EQUAL_FATAL(fread(header, 1, sizeof header, f), sizeof header);
+    long size = file_size(path);
+    size_t n = (size_t)size - CKPT_HEADER_BYTES;
+    uint8_t *payload = malloc(n);
+    CU_ASSERT_EQUAL_FATAL(fread(payload, 1, n, f), n);
+    fclose(f);
+    /* payload: ... rng state (4 x u64), u64 record length, record */
+    memset(payload + n - sizeof rec - 8 - 32, 0, 32);
+    uint32_t magic, version;
+    memcpy(&magic, header + 8, 4);
+    memcpy(&version, header + 12, 4);
+    ckpt_writer_t *w = ckpt_writer_open(path, magic, version, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    ckpt_writer_write(w, payload, n);
+    CU_ASSERT_EQUAL_FATAL(ckpt_writer_commit(&w, err, sizeof err), 0);
+    free(payload);
+    CU_ASSERT_EQUAL(learner_load_with(L, path, &rec, sizeof rec, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "rng state is all zero"));
+    learner_free(L);
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"save, continue, load, continue: bit-identical (odac)", test_roundtrip_odac},
@@ -338,6 +372,7 @@ int main(void) {
         {"the caller's record in the same file", test_record_round_trip},
         {"a crash at any point of a save: state and record from one save", test_crash_points},
         {"a version-2 file is refused naming its version", test_refuses_version_2},
+        {"an all-zero rng state is refused", test_refuses_zero_rng},
         {NULL, NULL}};
     return test_run_suite("learner_checkpoint", cases);
 }
