@@ -4,7 +4,10 @@
 #  1. forged stats: 300 ActorStats with a perfect evaluation (distance 0) and no run token, sent
 #     to the learner's stats port, do not end the run: the learner says it ignored them and
 #     training goes on;
-#  2. kill -9 of the only shard under load: the launcher restarts it, it restores its last
+#  2. memory bombs: twenty 32 MiB frames of tiny unknown protobuf fields to each of the stats,
+#     insert and sample ports leave the learner's and the shard's RSS within 64 MiB of where they
+#     were and training goes on (the frame limits drop such peers before anything is buffered);
+#  3. kill -9 of the only shard under load: the launcher restarts it, it restores its last
 #     checkpoint (no transitions before it are lost), the learner (never restarted) logs the
 #     lost requests, asks again and its update count keeps rising within a bounded time.
 # Progress is polled; nothing sleeps as synchronisation. Usage: e2e_drill_network.sh BUILD_DIR
@@ -47,7 +50,8 @@ ckpt_transitions() {
   grep -o 'checkpoint written in the background: [0-9]* transitions' "$work/r/logs/replay-0.log" 2>/dev/null |
     tail -n 1 | grep -o '[0-9]* transitions' | grep -o '[0-9]*' || echo 0
 }
-ckpt_over() { [ "$(ckpt_transitions)" -gt "$1" ]; }
+ckpt_lines() { count "$work/r/logs/replay-0.log" 'checkpoint written in the background'; }
+ckpts_over() { [ "$(ckpt_lines)" -gt "$1" ]; }
 
 printf '{"checkpoint-every": 100000, "log-every-s": 0.5}\n' >"$work/config.json"
 port=$((20000 + RANDOM % 20000))
@@ -75,9 +79,27 @@ awk -F, 'NR > 1 && $6 != "nan" && $6 + 0 == 0 { bad = 1 } END { exit bad }' "$wo
   fail "progress.csv records the forged evaluation"
 echo "forged stats ignored; training went on ($(updates) updates)"
 
-# ---- 2. kill -9 of the only shard ----
-c0=$(ckpt_transitions)
-wait_for "a shard checkpoint after the forged stats" 60 ckpt_over "$c0"
+# ---- 2. memory bombs ----
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+learner=$(pid_of learner)
+shard=$(pid_of replay-0)
+l0=$(rss_kb "$learner")
+s0=$(rss_kb "$shard")
+"$build/tests/odac-forge" bomb "tcp://127.0.0.1:$((port + 1))" actor_stats 20 32
+"$build/tests/odac-forge" bomb "tcp://127.0.0.1:$((port + 5))" episode 20 32
+"$build/tests/odac-forge" bomb "tcp://127.0.0.1:$((port + 6))" sample_request 20 32
+u=$(updates)
+wait_for "training after the memory bombs" 60 updates_over $((u + 100))
+l1=$(rss_kb "$learner")
+s1=$(rss_kb "$shard")
+[ "$l1" -lt $((l0 + 65536)) ] || fail "learner RSS grew from ${l0} kB to ${l1} kB"
+[ "$s1" -lt $((s0 + 65536)) ] || fail "shard RSS grew from ${s0} kB to ${s1} kB"
+[ "$(pid_of learner)" = "$learner" ] && [ "$(pid_of replay-0)" = "$shard" ] || fail "a process restarted"
+echo "memory bombs: learner RSS ${l0} -> ${l1} kB, shard ${s0} -> ${s1} kB; training went on"
+
+# ---- 3. kill -9 of the only shard ----
+c0=$(ckpt_lines)
+wait_for "a shard checkpoint after the bombs" 60 ckpts_over "$c0"
 saved=$(ckpt_transitions)
 shard=$(pid_of replay-0)
 learner=$(pid_of learner)

@@ -1,15 +1,51 @@
-/* odac-forge: what a stranger on the network can send, for the e2e drills. `odac-forge stats
- * ENDPOINT N [TOKEN]` pushes N ActorStats claiming actor 7 with a perfect evaluation (final
- * distance 0, success 1) to a learner's stats endpoint, with TOKEN when given (default none).
- * Exits 0 once they were handed to ZeroMQ and flushed (linger up to 2 s). */
+/* odac-forge: what a stranger on the network can send, for the e2e drills.
+ *   odac-forge stats ENDPOINT N [TOKEN]   N ActorStats claiming actor 7 with a perfect evaluation
+ *                                         (final distance 0, success 1), with TOKEN if given
+ *   odac-forge bomb ENDPOINT TAG N MIB    N messages [TAG][MIB MiB of tiny unknown protobuf
+ *                                         fields] (PUSH; DEALER when TAG is sample_request)
+ * Exits 0 once they were handed to ZeroMQ and flushed (linger up to 5 s). */
 #include "wire.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static int bomb(const char *endpoint, const char *tag, const char *count, const char *mib) {
+    long n = strtol(count, NULL, 10), size = strtol(mib, NULL, 10) << 20;
+    if (n < 1 || n > 1000 || size < 1 || size > (256l << 20)) {
+        fprintf(stderr, "odac-forge: N in [1, 1000], MIB in [1, 256]\n");
+        return 2;
+    }
+    unsigned char *junk = malloc((size_t)size);
+    if (!junk) return 1;
+    for (long i = 0; i + 1 < size; i += 2) junk[i] = 0xf8, junk[i + 1] = 0x01; /* field 31 = 1 */
+    void *ctx = zmq_ctx_new();
+    char err[256];
+    int type = strcmp(tag, WIRE_TAG_SAMPLE_REQUEST) ? ZMQ_PUSH : ZMQ_DEALER;
+    void *s = wire_socket(ctx, type, endpoint, 0, 0, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "odac-forge: %s\n", err);
+        return 1;
+    }
+    int linger = 5000, timeout = 5000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    long sent = 0;
+    for (long i = 0; i < n; i++) {
+        if (zmq_send(s, tag, strlen(tag), ZMQ_SNDMORE) < 0) break;
+        if (zmq_send(s, junk, (size_t)size, 0) < 0) break;
+        sent++;
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    free(junk);
+    printf("sent %ld of %ld %ld MiB frames tagged %s to %s\n", sent, n, size >> 20, tag, endpoint);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 6 && !strcmp(argv[1], "bomb")) return bomb(argv[2], argv[3], argv[4], argv[5]);
     if (argc < 4 || strcmp(argv[1], "stats") != 0) {
-        fprintf(stderr, "usage: odac-forge stats ENDPOINT N [TOKEN]\n");
+        fprintf(stderr, "usage: odac-forge stats ENDPOINT N [TOKEN] | bomb ENDPOINT TAG N MIB\n");
         return 2;
     }
     long n = strtol(argv[3], NULL, 10);
