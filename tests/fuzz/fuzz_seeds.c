@@ -142,6 +142,15 @@ static void wire_seeds(const wire_dims_t *d, replay_shard_t *shard) {
     es.obs_dim = d->obs_dim, es.goal_dim = d->goal_dim, es.action_dim = d->action_dim;
     es.horizon = d->horizon, es.action_low = -1, es.action_high = 1, es.success_threshold = 0.6f;
     put_msg("fuzz_wire_env_spec", "valid", &es.base);
+
+    Odac__SampleError se;
+    odac__sample_error__init(&se);
+    se.protocol_version = WIRE_PROTOCOL_VERSION, se.request_id = 9;
+    se.code = ODAC__SAMPLE_ERROR__CODE__REFUSED,
+    se.message = "batch size 8192 over --max-batch 4096";
+    put_msg("fuzz_wire_sample_error", "refused", &se.base);
+    se.code = ODAC__SAMPLE_ERROR__CODE__EXPIRED, se.message = "";
+    put_msg("fuzz_wire_sample_error", "expired", &se.base);
 }
 
 static void ckpt_seeds(replay_shard_t *shard) {

@@ -1,6 +1,7 @@
 /* fuzz_wire: libFuzzer harness for one wire decoder (chosen at build time by FUZZ_DECODER, see
- * CMakeLists.txt): any bytes go to the decoder as a message payload; a message it accepts is
- * packed again (every field read) and freed. A crash, leak or sanitizer report is a finding. */
+ * CMakeLists.txt): any bytes go to the decoder as a message payload (each decoder runs
+ * wire_prescan over them first); a message it accepts is packed again (every field read) and
+ * freed. A crash, leak or sanitizer report is a finding. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -52,8 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     (void)dims;
     Odac__EnvSpec *m = wire_decode_env_spec(data, len, &reason, err, sizeof err);
     if (m) REPACK(m), FREE(env_spec, m);
+#elif FUZZ_DECODER == 7
+    (void)dims;
+    Odac__SampleError *m = wire_decode_sample_error(data, len, &reason, err, sizeof err);
+    if (m) REPACK(m), FREE(sample_error, m);
 #else
-#error "FUZZ_DECODER must name a decoder (0..6)"
+#error "FUZZ_DECODER must name a decoder (0..7)"
 #endif
     /* A refusal names a reason and says why. */
     if (!m && (reason == WIRE_OK || !err[0])) abort();
