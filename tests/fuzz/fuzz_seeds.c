@@ -218,5 +218,12 @@ int main(int argc, char **argv) {
     ckpt_seeds(shard);
     config_seeds();
     replay_shard_free(shard);
+    const char *scratch[] = {"f.ckpt", "learner.ckpt", "replay-shard-0.ckpt"};
+    char path[600];
+    for (size_t i = 0; i < sizeof scratch / sizeof *scratch; i++) {
+        snprintf(path, sizeof path, "%s/%s", fuzz_dir(), scratch[i]);
+        remove(path);
+    }
+    rmdir(fuzz_dir());
     return 0;
 }
