@@ -5,6 +5,7 @@
  * rounds until eval_episodes deterministic episodes are done. Sockets are only ever used with
  * ZMQ_DONTWAIT, so a slow or missing shard or learner never stalls env stepping. */
 #include "actor.h"
+#include "curve.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "policy.h"
@@ -232,7 +233,7 @@ static void *connect_socket(void *ctx, int type, const char *endpoint, int hwm, 
     int zero = 0, one = 1;
     /* Only the SUB socket receives (weights); nothing legitimate arrives on a PUSH. */
     int64_t max_size =
-        type == ZMQ_SUB ? (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096 : (int64_t)WIRE_MAX_REQUEST_BYTES;
+        type == ZMQ_SUB ? (int64_t)WIRE_MAX_MESSAGE_BYTES + 4096 : (int64_t)WIRE_MIN_FRAME_LIMIT;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     if (hwm > 0) {
@@ -250,6 +251,10 @@ static void *connect_socket(void *ctx, int type, const char *endpoint, int hwm, 
     }
     if (conflate) zmq_setsockopt(s, ZMQ_CONFLATE, &one, sizeof one);
     if (type == ZMQ_SUB) zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    if (curve_apply(s, 0, err, errcap) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_connect(s, endpoint) != 0) {
         snprintf(err, errcap, "actor: connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);

@@ -3,6 +3,7 @@
  * flags or an internal error). */
 #include "parent_watch.h"
 #include "actor.h"
+#include "curve.h"
 #include "env.h"
 #include "flags.h"
 #include "log.h"
@@ -22,12 +23,20 @@ int main(int argc, char **argv) {
     static char env_name[FLAGS_STR_MAX] = "", shards[FLAGS_STR_MAX] = "",
                 weights[FLAGS_STR_MAX] = "", stats[FLAGS_STR_MAX] = "",
                 goal_mode[FLAGS_STR_MAX] = "fixed", models_dir[FLAGS_STR_MAX] = "",
-                heartbeat_file[FLAGS_STR_MAX] = "", run_token[FLAGS_STR_MAX] = "";
+                heartbeat_file[FLAGS_STR_MAX] = "", run_token[FLAGS_STR_MAX] = "",
+                keys[FLAGS_STR_MAX] = "", key_name[FLAGS_STR_MAX] = "actor";
+    int insecure = 0;
     long long actor_id = 0, num_envs = 1, random_steps = -1, eval_every = 50, eval_episodes = 5,
               seed = 0, send_queue = 4, stats_interval_ms = 1000, backpressure_wait_ms = 30000;
     double random_eps = -1, action_noise = -1, env_action_noise = 0;
     const flag_t table[] = {
         {"env", FLAG_STRING, env_name, 0, 0, "env kind (box2d, ant, sawyer-push, ...)"},
+        {"keys", FLAG_STRING, keys, 0, 0,
+         "directory holding server.pub and this actor's <key-name>.key (odac keygen): CURVE on "
+         "every connection (empty: none)"},
+        {"key-name", FLAG_STRING, key_name, 0, 0, "which client key of --keys this actor presents"},
+        {"insecure", FLAG_BOOL, &insecure, 0, 0,
+         "allow endpoints off loopback without --keys (no authentication)"},
         {"run-token", FLAG_STRING, run_token, 0, 0,
          "the run's token, sent with every stats message (ODAC_RUN_TOKEN; the launcher sets it)"},
         {"actor-id", FLAG_INT, &actor_id, 0, 4294967295.0, "this actor's id (seeds, stats)"},
@@ -118,6 +127,12 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    const char *eps[] = {shards, weights, stats};
+    if (curve_check_exposure(eps, 3, keys[0] != 0, insecure, err, sizeof err) != 0 ||
+        (keys[0] && curve_enable(NULL, keys, key_name, err, sizeof err) != 0)) {
+        fprintf(stderr, "odac-actor: %s\n", err);
+        return 2;
+    }
     actor_t *a = actor_new(&cfg, NULL, err, sizeof err);
     if (!a) {
         fprintf(stderr, "odac-actor: %s\n", err);

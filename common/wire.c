@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "curve.h"
 #include "log.h"
 
 static const char *const reject_names[WIRE_REJECT_COUNT_] = {
@@ -443,9 +444,15 @@ void *wire_socket_limited(void *ctx, int type, const char *endpoint, int bind, i
         zmq_setsockopt(s, ZMQ_SNDBUF, &kernel_buf, sizeof kernel_buf);
         zmq_setsockopt(s, ZMQ_RCVBUF, &kernel_buf, sizeof kernel_buf);
     }
-    /* A larger frame drops the peer before it is buffered. */
+    /* A larger frame drops the peer before it is buffered. The limit also applies to CURVE's
+     * handshake commands (INITIATE is about 300 bytes), hence the floor. */
+    if (max_frame && max_frame < WIRE_MIN_FRAME_LIMIT) max_frame = WIRE_MIN_FRAME_LIMIT;
     int64_t max_size = (int64_t)(max_frame ? max_frame : WIRE_MAX_MESSAGE_BYTES + 4096);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    if (curve_apply(s, bind, err, errcap) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         snprintf(err, errcap, "%s %s: %s", bind ? "bind" : "connect", endpoint,

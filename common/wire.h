@@ -21,9 +21,10 @@
 #define WIRE_MAX_ACTOR_STATS_BYTES 512 /* ActorStats with an evaluation and a run token */
 #define WIRE_MAX_SHARD_STATS_BYTES 2048
 #define WIRE_MAX_SAMPLE_ERROR_BYTES 512
-#define WIRE_MAX_TOKEN 128      /* bytes of a run token */
-#define WIRE_MAX_SUBMESSAGES 64 /* embedded messages in one message (pre-scan) */
-#define WIRE_MAX_DEPTH 4        /* nesting of embedded messages (pre-scan) */
+#define WIRE_MAX_TOKEN 128        /* bytes of a run token */
+#define WIRE_MIN_FRAME_LIMIT 1024 /* smallest socket frame limit (CURVE handshake commands) */
+#define WIRE_MAX_SUBMESSAGES 64   /* embedded messages in one message (pre-scan) */
+#define WIRE_MAX_DEPTH 4          /* nesting of embedded messages (pre-scan) */
 
 /* Tags of the multipart messages. */
 #define WIRE_TAG_EPISODE "episode"
@@ -111,7 +112,8 @@ void *wire_socket(void *ctx, int type, const char *endpoint, int bind, int hwm, 
 void *wire_socket_buffered(void *ctx, int type, const char *endpoint, int bind, int hwm,
                            int kernel_buf, char *err, size_t errcap);
 /* The same with the largest frame the socket accepts (ZMQ_MAXMSGSIZE: a peer sending a larger
- * frame is disconnected before it is buffered); 0 keeps WIRE_MAX_MESSAGE_BYTES. */
+ * frame is disconnected before it is buffered), at least WIRE_MIN_FRAME_LIMIT; 0 keeps
+ * WIRE_MAX_MESSAGE_BYTES. The decoders then apply each message type's own limit. */
 void *wire_socket_limited(void *ctx, int type, const char *endpoint, int bind, int hwm,
                           int kernel_buf, size_t max_frame, char *err, size_t errcap);
 /* Sends [tag][packed msg]; flags as zmq_send (e.g. ZMQ_DONTWAIT). When identity is non-NULL it

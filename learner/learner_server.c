@@ -4,6 +4,7 @@
  * time is measured (learner_busy_pct). */
 #include "learner_server.h"
 #include "ckpt_file.h"
+#include "curve.h"
 #include "env.h"
 #include "flags.h"
 #include "heartbeat.h"
@@ -31,7 +32,8 @@ typedef struct {
     char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
     char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX];
     char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
-    char run_token[FLAGS_STR_MAX];
+    char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX];
+    int insecure;
     double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
@@ -214,6 +216,11 @@ static int build_table(server_t *s, flag_t *t) {
     F("request-timeout-s", FLAG_DOUBLE, &o->request_timeout_s, 0.05, 3600,
       "a shard answers a sample request within this (batch or error); no answer by 1.5x + 0.5 s "
       "and the request is sent again (a restarted shard lost it)");
+    F("keys", FLAG_STRING, o->keys, 0, -1,
+      "directory of CURVE keys (odac keygen): every socket authenticated and encrypted, only "
+      "allowed_clients admitted (empty: none)");
+    F("insecure", FLAG_BOOL, &o->insecure, 0, -1,
+      "allow endpoints off loopback without --keys (anyone who reaches them is trusted)");
     F("run-token", FLAG_STRING, o->run_token, 0, -1,
       "the run's token (ODAC_RUN_TOKEN; the launcher sets it): actor stats without it are "
       "ignored, so only the run's own actors count and can end it (empty: any sender)");
@@ -763,8 +770,8 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     snprintf(o->env, sizeof o->env, "box2d");
     snprintf(o->variant, sizeof o->variant, "odac");
     snprintf(o->run_dir, sizeof o->run_dir, "runs");
-    snprintf(o->weights_bind, sizeof o->weights_bind, "tcp://*:5555");
-    snprintf(o->stats_bind, sizeof o->stats_bind, "tcp://*:5556");
+    snprintf(o->weights_bind, sizeof o->weights_bind, "tcp://127.0.0.1:5555");
+    snprintf(o->stats_bind, sizeof o->stats_bind, "tcp://127.0.0.1:5556");
     snprintf(o->shards, sizeof o->shards, "tcp://127.0.0.1:5561");
     o->max_env_steps = 1000000;
     o->publish_every = 100;
@@ -789,6 +796,8 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     s->dims.goal_dim = (uint32_t)s->spec.goal_dim;
     s->dims.action_dim = (uint32_t)s->spec.action_dim;
     s->dims.horizon = (uint32_t)s->spec.horizon;
+    const char *eps[] = {o->weights_bind, o->stats_bind, o->shards};
+    if (curve_check_exposure(eps, 3, o->keys[0] != 0, o->insecure, err, sizeof err) != 0) goto bad;
     if (strlen(o->run_token) > WIRE_MAX_TOKEN) {
         snprintf(err, sizeof err, "--run-token is longer than %d bytes", WIRE_MAX_TOKEN);
         goto bad;
@@ -826,6 +835,7 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     }
 
     s->zctx = zmq_ctx_new();
+    if (o->keys[0] && curve_enable(s->zctx, o->keys, "learner", err, sizeof err) != 0) goto bad;
     /* Inbound frames are bounded by what each socket carries: subscriptions on the PUB, small
      * stats on the PULL (and few of them queued), batches of our size from the shards. */
     s->pub = wire_socket_limited(s->zctx, ZMQ_PUB, o->weights_bind, 1, 16, 0,

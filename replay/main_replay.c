@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "curve.h"
 #include "parent_watch.h"
 #include "env.h"
 #include "flags.h"
@@ -14,8 +15,10 @@
 
 int main(int argc, char **argv) {
     parent_watch_from_env();
-    char insert_bind[FLAGS_STR_MAX] = "tcp://*:5601";
-    char sample_bind[FLAGS_STR_MAX] = "tcp://*:5602";
+    char insert_bind[FLAGS_STR_MAX] = "tcp://127.0.0.1:5601";
+    char sample_bind[FLAGS_STR_MAX] = "tcp://127.0.0.1:5602";
+    char keys[FLAGS_STR_MAX] = "";
+    int insecure = 0;
     char env_name[FLAGS_STR_MAX] = "";
     char checkpoint_dir[FLAGS_STR_MAX] = "", heartbeat_file[FLAGS_STR_MAX] = "";
     long long shard_id = 0, capacity = 1000000, min_size = 1000, seed = 0, max_batch = 4096;
@@ -67,6 +70,11 @@ int main(int argc, char **argv) {
         {"goal-dim", FLAG_INT, &goal_dim, 0, 4096, "override the env's goal size (0: env's)"},
         {"action-dim", FLAG_INT, &action_dim, 0, 4096, "override the env's action size (0: env's)"},
         {"horizon", FLAG_INT, &horizon, 0, 100000, "override the env's horizon (0: env's)"},
+        {"keys", FLAG_STRING, keys, 0, -1,
+         "directory of CURVE keys (odac keygen): sockets authenticated and encrypted, only "
+         "allowed_clients admitted (empty: none)"},
+        {"insecure", FLAG_BOOL, &insecure, 0, -1,
+         "allow binds off loopback without --keys (anyone who reaches them is trusted)"},
     };
     const int n_flags = (int)(sizeof flags / sizeof flags[0]);
     char err[1024];
@@ -82,6 +90,11 @@ int main(int argc, char **argv) {
     }
     if (!env_name[0]) {
         log_error("--env is required (or ODAC_ENV)");
+        return 2;
+    }
+    const char *eps[] = {insert_bind, sample_bind};
+    if (curve_check_exposure(eps, 2, keys[0] != 0, insecure, err, sizeof err) != 0) {
+        log_error("%s", err);
         return 2;
     }
     if (strlen(env_name) >= sizeof(((wire_dims_t *)0)->env_name)) {
@@ -118,6 +131,7 @@ int main(int argc, char **argv) {
     sc->dims.action_dim = (uint32_t)action_dim;
     sc->dims.horizon = (uint32_t)horizon;
     sc->shard_id = (uint32_t)shard_id;
+    snprintf(cfg.keys_dir, sizeof cfg.keys_dir, "%s", keys);
     sc->capacity = capacity;
     sc->min_size = min_size;
     sc->samples_per_insert = samples_per_insert;

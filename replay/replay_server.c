@@ -7,6 +7,7 @@
  * pump() itself does, so nothing is missed. pump() handles a bounded number of messages per call
  * and continues from a uv_idle handle, so timers and signals are never starved. */
 #include "replay_server.h"
+#include "curve.h"
 #include "heartbeat.h"
 
 #include <errno.h>
@@ -561,6 +562,7 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
         snprintf(err, errcap, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
+    if (cfg->keys_dir[0] && curve_enable(s->zctx, cfg->keys_dir, NULL, err, errcap) != 0) goto fail;
     /* Few episodes wait between an actor and the store while the rate limiter holds inserts
      * back (a small queue and kernel buffer), so stored data is fresh and backpressure reaches
      * the actors within a round. */

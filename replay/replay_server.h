@@ -25,6 +25,7 @@ typedef struct {
     int max_pending;    /* queued requests before the ROUTER socket is no longer read */
     int insert_hwm;     /* PULL receive high-water mark, in messages */
     char heartbeat_file[512]; /* touched from the loop every few seconds; empty: none */
+    char keys_dir[512];       /* CURVE keys (common/curve.h); empty: none */
 } replay_server_config_t;
 
 /* Defaults for everything but the shard's dims and the bind addresses. */

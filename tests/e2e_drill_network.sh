@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Drills with the real processes (launcher, learner, one replay shard, one actor) on a random
 # base port:
-#  1. forged stats: 300 ActorStats with a perfect evaluation (distance 0) and no run token, sent
-#     to the learner's stats port, do not end the run: the learner says it ignored them and
-#     training goes on;
+#  1. forged stats: 300 ActorStats with a perfect evaluation (distance 0) sent to the learner's
+#     stats port without keys (refused by CURVE), then 300 more with the run's actor key but not
+#     its run token (ignored by the learner, which says so), do not end the run or count;
 #  2. memory bombs: twenty 32 MiB frames of tiny unknown protobuf fields to each of the stats,
 #     insert and sample ports leave the learner's and the shard's RSS within 64 MiB of where they
 #     were and training goes on (the frame limits drop such peers before anything is buffered);
@@ -69,6 +69,7 @@ echo "training: $(updates) updates"
 
 # ---- 1. forged stats ----
 "$build/tests/odac-forge" stats "tcp://127.0.0.1:$((port + 1))" 300
+ODAC_KEYS="$work/r/keys" "$build/tests/odac-forge" stats "tcp://127.0.0.1:$((port + 1))" 300
 wait_for "the learner to ignore the forged stats" 30 at_least 1 "$log" "ignored actor stats (claiming actor 7) without this run's token"
 u=$(updates)
 wait_for "training after the forged stats" 60 updates_over $((u + 100))

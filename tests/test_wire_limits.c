@@ -201,7 +201,7 @@ static void test_socket_frame_limit(void) {
     void *ctx = zmq_ctx_new();
     char ep[128];
     void *pull =
-        wire_socket_limited(ctx, ZMQ_PULL, "tcp://127.0.0.1:*", 1, 4, 0, 100, err, sizeof err);
+        wire_socket_limited(ctx, ZMQ_PULL, "tcp://127.0.0.1:*", 1, 4, 0, 1500, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pull);
     size_t len = sizeof ep;
     zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &len);
@@ -209,7 +209,7 @@ static void test_socket_frame_limit(void) {
     void *small = wire_socket(ctx, ZMQ_PUSH, ep, 0, 0, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
     CU_ASSERT_PTR_NOT_NULL_FATAL(small);
-    static char payload[1000];
+    static char payload[4000];
     CU_ASSERT_EQUAL(zmq_send(big, payload, sizeof payload, 0), (int)sizeof payload);
     CU_ASSERT_EQUAL(zmq_send(small, payload, 50, 0), 50);
     wire_msg_t m;

@@ -5,6 +5,7 @@
  * learner says it finished (exit 0 and its runs/<id>/run_finished file); a configuration the
  * learner refuses (odac-learner --check) is refused before anything starts, and an existing
  * run is only ever continued as a whole (--resume), never overwritten. */
+#include "curve.h"
 #include "flags.h"
 #include "log.h"
 #include <errno.h>
@@ -53,9 +54,10 @@ static struct {
     char goal_mode[FLAGS_STR_MAX];
     long long actors, shards, num_envs, seed, max_env_steps, base_port;
     double target_distance;
-    int resume;
-} opt = {"box2d", "odac", "runs", "", "",     "127.0.0.1", "",  "fixed",
-         1,       1,      8,      0,  200000, 15555,       0.6, 0};
+    int resume, no_keys;
+    char keys[FLAGS_STR_MAX];
+} opt = {"box2d", "odac", "runs", "",     "",    "127.0.0.1", "", "fixed", 1,
+         1,       8,      0,      200000, 15555, 0.6,         0,  0,       ""};
 
 static char run_path[FLAGS_STR_MAX * 2 + 8];
 #define FINISHED_FILE "run_finished" /* learner/learner_server.h: LEARNER_FINISHED_FILE */
@@ -295,18 +297,45 @@ static int check_learner(const child_t *l) {
     return -1;
 }
 
+/* odac keygen DIR [NAME...]: the servers' pair and the learner's and an actor's client pairs, or
+ * (names given) one client pair each, added to DIR/allowed_clients. */
+static int keygen(int argc, char **argv) {
+    if (argc < 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: odac keygen DIR [NAME...]\n"
+                        "  without names: DIR/server.{key,pub}, learner.*, actor.* and "
+                        "allowed_clients;\n  with names: a client pair per name, added to "
+                        "DIR/allowed_clients (e.g. an actor machine)\n");
+        return 2;
+    }
+    const char *defaults[] = {"server", "learner", "actor"};
+    int n = argc > 1 ? argc - 1 : 3;
+    char err[1024];
+    for (int i = 0; i < n; i++) {
+        const char *name = argc > 1 ? argv[i + 1] : defaults[i];
+        if (curve_keygen(argv[0], name, err, sizeof err) != 0) {
+            fprintf(stderr, "odac keygen: %s\n", err);
+            return 1;
+        }
+        printf("wrote %s/%s.key and %s.pub%s\n", argv[0], name, name,
+               strcmp(name, "server") ? " (allowed)" : "");
+    }
+    return 0;
+}
+
 static const char *usage =
     "usage: odac run [options]\n"
     "Starts a local multi-process ODAC run (learner, replay shards, actors).";
 
 int main(int argc, char **argv) {
     log_set_component("odac");
+    if (argc >= 2 && !strcmp(argv[1], "keygen")) return keygen(argc - 2, argv + 2);
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             printf("%s\n(see odac run --help)\n", usage);
             return 0;
         }
-        fprintf(stderr, "odac: expected the command 'run' (try: odac run --env box2d)\n");
+        fprintf(stderr,
+                "odac: expected the command 'run' or 'keygen' (try: odac run --env box2d)\n");
         return 2;
     }
     const flag_t table[] = {
@@ -329,6 +358,10 @@ int main(int argc, char **argv) {
         {"host", FLAG_STRING, opt.host, 0, -1, "address the processes bind and connect to"},
         {"bin-dir", FLAG_STRING, opt.bin_dir, 0, -1,
          "directory of odac-learner/-replay/-actor (default: beside this program)"},
+        {"keys", FLAG_STRING, opt.keys, 0, -1,
+         "CURVE key directory for every process (default: generated in runs/<id>/keys)"},
+        {"no-keys", FLAG_BOOL, &opt.no_keys, 0, -1,
+         "run without CURVE (only on loopback; elsewhere the processes refuse)"},
         {"resume", FLAG_BOOL, &opt.resume, 0, -1,
          "continue the existing run --run-id as a whole (without it an existing run is refused)"},
     };
@@ -412,6 +445,11 @@ int main(int argc, char **argv) {
     char self_pid[32];
     snprintf(self_pid, sizeof self_pid, "%d", (int)getpid());
     setenv("ODAC_EXIT_WITH_PARENT", self_pid, 1);
+    /* CURVE keys: the user's, or this run's own (kept in the run dir, so --resume reuses them;
+     * written once the learner accepted the configuration). */
+    int own_keys = !opt.keys[0] && !opt.no_keys;
+    if (own_keys) snprintf(opt.keys, sizeof opt.keys, "%s/keys", run_path);
+    if (opt.keys[0]) setenv("ODAC_KEYS", opt.keys, 1); /* every child reads --keys from it */
     loop = uv_default_loop();
     int port = (int)opt.base_port;
     char weights_ep[128], stats_ep[128], sample_eps[FLAGS_STR_MAX] = "",
@@ -452,6 +490,19 @@ int main(int argc, char **argv) {
             rmdir(run_path);
         }
         return 2;
+    }
+    if (own_keys) {
+        char probe[sizeof opt.keys + 16];
+        snprintf(probe, sizeof probe, "%s/server.key", opt.keys);
+        if (access(probe, F_OK) != 0) {
+            const char *names[] = {"server", "learner", "actor"};
+            for (int i = 0; i < 3; i++)
+                if (curve_keygen(opt.keys, names[i], err, sizeof err) != 0) {
+                    fprintf(stderr, "odac: %s\n", err);
+                    return 2;
+                }
+            log_info("generated this run's CURVE keys in %s", opt.keys);
+        }
     }
     if (opt.resume) add_arg(l, "--resume");
     for (int j = 0; j < opt.actors; j++) {

@@ -3,7 +3,10 @@
  *                                         (final distance 0, success 1), with TOKEN if given
  *   odac-forge bomb ENDPOINT TAG N MIB    N messages [TAG][MIB MiB of tiny unknown protobuf
  *                                         fields] (PUSH; DEALER when TAG is sample_request)
- * Exits 0 once they were handed to ZeroMQ and flushed (linger up to 5 s). */
+ * With ODAC_KEYS set, stats go over CURVE presenting that directory's actor.key (an insider with
+ * a key but without the run token). Exits 0 once they were handed to ZeroMQ and flushed (linger
+ * up to 5 s). */
+#include "curve.h"
 #include "wire.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,11 @@ int main(int argc, char **argv) {
     }
     void *ctx = zmq_ctx_new();
     char err[256];
+    const char *keys = getenv("ODAC_KEYS");
+    if (keys && *keys && curve_enable(NULL, keys, "actor", err, sizeof err) != 0) {
+        fprintf(stderr, "odac-forge: %s\n", err);
+        return 1;
+    }
     void *push = wire_socket(ctx, ZMQ_PUSH, argv[2], 0, 0, err, sizeof err);
     if (!push) {
         fprintf(stderr, "odac-forge: %s\n", err);
