@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+_Static_assert(ENV_DIAG_MAX <= WIRE_MAX_EVAL_DIAG, "an evaluation report carries every diagnostic");
+
 /* Episodes ZeroMQ itself may buffer per shard connection, and the kernel send buffer under it.
  * Both are small so a shard that holds inserts back (rate limiter) is felt within a few
  * episodes, not after megabytes of autotuned TCP buffers: what a shard has not read yet is
@@ -85,6 +87,7 @@ struct actor {
 
     /* Evaluation. */
     float *eval_distance; /* [eval_episodes] final distances of the running evaluation */
+    double eval_diag_sum[ENV_DIAG_MAX]; /* sums of its episodes' final diagnostics */
     int eval_done;        /* episodes of it finished */
     uint64_t eval_version;
     long long next_eval_at; /* training episode count that triggers the next evaluation */
@@ -662,6 +665,8 @@ static int send_stats(actor_t *a) {
         eval.final_distance_std = a->last_eval.final_distance_std;
         eval.success_rate = a->last_eval.success_rate;
         eval.policy_version = a->last_eval.policy_version;
+        eval.n_diag_mean = (size_t)a->last_eval.n_diag;
+        eval.diag_mean = a->last_eval.diag_mean; /* packed, not modified */
         msg.eval = &eval;
     }
     clock_gettime(CLOCK_MONOTONIC, &a->last_stats);
@@ -703,6 +708,9 @@ static void finish_eval(actor_t *a) {
     a->last_eval.final_distance_std = (float)sqrt(sq / m);
     a->last_eval.success_rate = (float)success / (float)m;
     a->last_eval.policy_version = a->eval_version;
+    a->last_eval.n_diag = a->spec.n_diag;
+    for (int d = 0; d < a->spec.n_diag; d++)
+        a->last_eval.diag_mean[d] = (float)(a->eval_diag_sum[d] / m);
     a->c.evals++;
     a->eval_report_pending = 1;
     log_info("eval (policy %llu, %d episodes): final distance %.4f +- %.4f, success %.2f",
@@ -729,6 +737,7 @@ static void end_round(actor_t *a) {
             if (a->c.has_policy) {
                 a->mode = MODE_EVAL;
                 a->eval_done = 0;
+                memset(a->eval_diag_sum, 0, sizeof a->eval_diag_sum);
                 a->eval_version = a->c.policy_version;
             } else if (!a->eval_skip_logged) {
                 log_info("evaluation skipped: no policy weights yet");
@@ -740,6 +749,7 @@ static void end_round(actor_t *a) {
             env_t *env = env_batch_get(a->envs, i);
             a->eval_distance[a->eval_done++] = env_distance(
                 env, a->achieved_goal + (size_t)i * a->G, a->desired_goal + (size_t)i * a->G);
+            for (int d = 0; d < a->spec.n_diag; d++) a->eval_diag_sum[d] += a->info[i].diag[d];
         }
         if (a->eval_done == a->cfg.eval_episodes) finish_eval(a);
     }

@@ -89,6 +89,8 @@ typedef struct {
     uint32_t episodes;
     float final_distance_mean, final_distance_std, success_rate;
     uint64_t policy_version;
+    int n_diag;                    /* the env's diagnostics, as env_spec_t names them */
+    float diag_mean[ENV_DIAG_MAX]; /* their means at the episodes' ends */
 } actor_eval_t;
 
 typedef struct actor actor_t;

@@ -380,6 +380,13 @@ Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_rej
             REJECT(WIRE_REJECT_NONFINITE, "actor stats: evaluation holds NaN or infinity");
         if (e->success_rate < 0 || e->success_rate > 1 || e->final_distance_mean < 0)
             REJECT(WIRE_REJECT_DIMS, "actor stats: evaluation values out of range");
+        if (e->n_diag_mean > WIRE_MAX_EVAL_DIAG)
+            REJECT(WIRE_REJECT_DIMS, "actor stats: evaluation has %zu diagnostics (at most %d)",
+                   e->n_diag_mean, WIRE_MAX_EVAL_DIAG);
+        for (size_t d = 0; d < e->n_diag_mean; d++)
+            if (!isfinite(e->diag_mean[d]))
+                REJECT(WIRE_REJECT_NONFINITE, "actor stats: evaluation diagnostic %zu is %g", d,
+                       (double)e->diag_mean[d]);
     }
     return msg;
 fail:

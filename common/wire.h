@@ -19,6 +19,7 @@
  * the decoders' size check); the large ones follow from the run's dims (functions below). */
 #define WIRE_MAX_REQUEST_BYTES 256     /* a sample or stats request, and each tag frame */
 #define WIRE_MAX_ACTOR_STATS_BYTES 512 /* ActorStats with an evaluation and a run token */
+#define WIRE_MAX_EVAL_DIAG 4           /* EvalReport.diag_mean values (env.h's ENV_DIAG_MAX) */
 #define WIRE_MAX_SHARD_STATS_BYTES 2048
 #define WIRE_MAX_SAMPLE_ERROR_BYTES 512
 #define WIRE_MAX_TOKEN 128        /* bytes of a run token */

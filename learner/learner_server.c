@@ -92,7 +92,8 @@ typedef struct {
     uint64_t token_unlogged;
     /* evaluation */
     int have_eval;
-    Odac__EvalReport last_eval;
+    Odac__EvalReport last_eval;  /* its diag_mean points nowhere: the values are in eval_diag */
+    float eval_diag[ENV_DIAG_MAX]; /* the env's diagnostics in the last evaluation (NaN: none) */
     double best_eval;
     /* timing */
     double start_wall, wall_offset, first_batch_time, idle_s, busy_s;
@@ -530,6 +531,10 @@ static void receive_stats(server_t *s) {
         if (st->eval && st->eval->episodes > 0) {
             s->last_eval = *st->eval;
             s->last_eval.base.descriptor = NULL;
+            s->last_eval.n_diag_mean = 0;
+            s->last_eval.diag_mean = NULL;
+            for (int d = 0; d < ENV_DIAG_MAX; d++)
+                s->eval_diag[d] = (size_t)d < st->eval->n_diag_mean ? st->eval->diag_mean[d] : NAN;
             s->have_eval = 1;
             if (st->eval->final_distance_mean < s->best_eval)
                 s->best_eval = st->eval->final_distance_mean;
@@ -634,7 +639,7 @@ static void log_progress(server_t *s) {
     if (s->progress) {
         fprintf(s->progress,
                 "%.2f,%llu,%lld,%.1f,%.1f,%.4f,%.4f,%.3f,%llu,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,"
-                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f,%llu,%llu\n",
+                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f,%llu,%llu",
                 wall_time(s), (unsigned long long)env_steps, updates, ups, eps, ev_mean, ev_std,
                 ev_succ, (unsigned long long)(s->have_eval ? s->last_eval.policy_version : 0),
                 sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.entropy.mean,
@@ -642,6 +647,9 @@ static void log_progress(server_t *s) {
                 sum.discount.min, sum.reward_scale.mean, sum.q.mean, sum.target.mean,
                 (unsigned long long)replay_size, lag, busy_pct(s),
                 (unsigned long long)actor_env_steps(s), (unsigned long long)episodes_dropped(s));
+        for (int d = 0; d < s->spec.n_diag; d++)
+            fprintf(s->progress, ",%.4f", s->have_eval ? (double)s->eval_diag[d] : NAN);
+        fputc('\n', s->progress);
         fflush(s->progress);
     }
     log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
@@ -874,7 +882,13 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
         snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
         goto bad;
     }
-    if (!o->resume || !existed) fprintf(s->progress, "%s\n", progress_header);
+    if (!o->resume || !existed) {
+        /* then one eval_<name>_mean column per env diagnostic (e.g. ant's eval_xy_distance_mean) */
+        fputs(progress_header, s->progress);
+        for (int d = 0; d < s->spec.n_diag; d++)
+            fprintf(s->progress, ",eval_%s_mean", s->spec.diag_names[d]);
+        fputc('\n', s->progress);
+    }
     log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s); writing %s",
              o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, s->run_path);
     if (!o->run_token[0])

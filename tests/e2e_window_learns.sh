@@ -17,6 +17,11 @@ budget=100000
 csv="$work/e2e/progress.csv"
 [ -s "$csv" ] || { echo "FAIL: no progress.csv"; exit 1; }
 tail -n 5 "$csv"
+# The env's diagnostics travel with each evaluation into their own columns.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
+           if (!("eval_hand_dist_mean" in col) || !("eval_handle_dist_mean" in col)) exit 1; next }
+         $col["eval_hand_dist_mean"] ~ /^[0-9.]+$/ && $col["eval_handle_dist_mean"] ~ /^[0-9.]+$/ { ok = 1 }
+         END { exit !ok }' "$csv" || { echo "FAIL: no evaluation diagnostics in progress.csv"; exit 1; }
 # Columns by name: env_steps, eval_distance_mean, q_mean.
 read -r best bad_q < <(awk -F, -v budget="$budget" '
   NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }

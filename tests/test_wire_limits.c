@@ -104,8 +104,8 @@ static void test_prescan_refuses(void) {
     /* packed floats of a length that is not whole floats */
     const uint8_t pk[] = {0x3a, 0x03, 0, 0, 0};
     CU_ASSERT(refused(ep, pk, sizeof pk, "not whole values"));
-    /* an unknown field inside an embedded message (ActorStats.eval = field 8, EvalReport 1..5) */
-    const uint8_t inner[] = {0x42, 0x02, 0x30, 0x01};
+    /* an unknown field inside an embedded message (ActorStats.eval = field 8, EvalReport 1..6) */
+    const uint8_t inner[] = {0x42, 0x02, 0x38, 0x01};
     CU_ASSERT(refused(&odac__actor_stats__descriptor, inner, sizeof inner, "unknown field"));
     /* too many embedded messages: 65 LayerShapes in PolicyWeights (field 4) */
     static uint8_t many[2 * 65];

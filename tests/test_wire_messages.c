@@ -265,6 +265,32 @@ static void test_weights_and_stats(void) {
     CU_ASSERT_PTR_NULL(wire_decode_actor_stats(buf, n, &reason, err, sizeof err));
     CU_ASSERT_EQUAL(reason, WIRE_REJECT_NONFINITE);
     free(buf);
+    ev.final_distance_mean = 1.5f;
+
+    /* The env's diagnostics ride with the evaluation: up to WIRE_MAX_EVAL_DIAG finite values. */
+    float diag[WIRE_MAX_EVAL_DIAG + 1] = {0.25f, 0.5f, 0.0f, 1.0f, 2.0f};
+    ev.n_diag_mean = 2;
+    ev.diag_mean = diag;
+    n = pack(&st.base, &buf);
+    gs = wire_decode_actor_stats(buf, n, &reason, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gs);
+    CU_ASSERT_EQUAL_FATAL(gs->eval->n_diag_mean, 2);
+    CU_ASSERT_DOUBLE_EQUAL(gs->eval->diag_mean[1], 0.5, 1e-6);
+    odac__actor_stats__free_unpacked(gs, NULL);
+    free(buf);
+    ev.n_diag_mean = WIRE_MAX_EVAL_DIAG + 1;
+    n = pack(&st.base, &buf);
+    CU_ASSERT_PTR_NULL(wire_decode_actor_stats(buf, n, &reason, err, sizeof err));
+    CU_ASSERT_EQUAL(reason, WIRE_REJECT_DIMS);
+    free(buf);
+    ev.n_diag_mean = 2;
+    diag[0] = INFINITY;
+    n = pack(&st.base, &buf);
+    CU_ASSERT_PTR_NULL(wire_decode_actor_stats(buf, n, &reason, err, sizeof err));
+    CU_ASSERT_EQUAL(reason, WIRE_REJECT_NONFINITE);
+    free(buf);
+    ev.n_diag_mean = 0;
+    ev.diag_mean = NULL;
 
     Odac__EnvSpec spec = ODAC__ENV_SPEC__INIT;
     spec.protocol_version = WIRE_PROTOCOL_VERSION;
