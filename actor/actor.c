@@ -88,7 +88,7 @@ struct actor {
     /* Evaluation. */
     float *eval_distance; /* [eval_episodes] final distances of the running evaluation */
     double eval_diag_sum[ENV_DIAG_MAX]; /* sums of its episodes' final diagnostics */
-    int eval_done;        /* episodes of it finished */
+    int eval_done;                      /* episodes of it finished */
     uint64_t eval_version;
     long long next_eval_at; /* training episode count that triggers the next evaluation */
     int eval_report_pending;

@@ -92,7 +92,7 @@ typedef struct {
     uint64_t token_unlogged;
     /* evaluation */
     int have_eval;
-    Odac__EvalReport last_eval;  /* its diag_mean points nowhere: the values are in eval_diag */
+    Odac__EvalReport last_eval;    /* its diag_mean points nowhere: the values are in eval_diag */
     float eval_diag[ENV_DIAG_MAX]; /* the env's diagnostics in the last evaluation (NaN: none) */
     double best_eval;
     /* timing */
