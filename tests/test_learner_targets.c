@@ -331,6 +331,14 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.policy_hidden[0], 64);
     CU_ASSERT_EQUAL(c.reward_scale_auto, 0);
     CU_ASSERT_EQUAL(c.clamp_discount, 1); /* project choice, learner_config.c */
+    env_spec_t fetch = {.name = "fetch-push",
+                        .obs_dim = 25,
+                        .goal_dim = 3,
+                        .action_dim = 3,
+                        .success_threshold = 0.05f};
+    CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &fetch, err, sizeof err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(c.reward_scale_k, 100.0, 0.0); /* measured, learner_config.c */
+    CU_ASSERT_EQUAL(c.explore_random_steps, 20000);
     env_spec_t bad = {.name = "pong", .obs_dim = 2, .goal_dim = 2, .action_dim = 2};
     CU_ASSERT_EQUAL(learner_config_for_env(&c, &bad, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "pong"));
