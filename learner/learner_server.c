@@ -156,8 +156,7 @@ static void format_hidden(char *out, size_t cap, const int *h, int n) {
 
 /* The option table over s->o; the hyperparameter defaults are filled from the per-env config
  * before the second parse, so flags only override what the user set. */
-static int build_table(server_t *s, flag_t *t) {
-    options_t *o = &s->o;
+static int build_table(options_t *o, flag_t *t) {
     int n = 0;
 #define F(name, type, dest, lo, hi, help) t[n++] = (flag_t){name, type, dest, lo, hi, help}
     F("env", FLAG_STRING, o->env, 0, -1, "environment (box2d, ant, sawyer-push, fetch-push, ...)");
@@ -768,11 +767,12 @@ static void mark_finished(server_t *s, const char *why) {
 
 /* ---- setup ---- */
 
-static int setup(server_t *s, int argc, char **argv, int *exit_code) {
-    options_t *o = &s->o;
-    char err[1024];
-    flag_t table[64];
-    int n = build_table(s, table);
+/* A learner command line (flags, ODAC_* environment, --config file) over the table: the defaults,
+ * the env's defaults, then what was set; fills the learner config and the env spec. 0; 1 for
+ * --help (usage printed); -1 with a message. */
+static int parse_options(options_t *o, learner_config_t *cfg, env_spec_t *spec, flag_t *table,
+                         int *n_table, int argc, char **argv, char *err, size_t errcap) {
+    int n = *n_table = build_table(o, table);
     const char *usage = "usage: odac-learner [options]\nThe ODAC learner of a run (see README).";
     /* Defaults that do not depend on the env. */
     snprintf(o->env, sizeof o->env, "box2d");
@@ -788,17 +788,45 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     o->request_timeout_s = 2;
     o->log_every_s = 5;
     o->threads = 1;
-    learner_config_default(&s->cfg);
-    options_from_config(o, &s->cfg);
+    learner_config_default(cfg);
+    options_from_config(o, cfg);
     /* First pass: which env; then its defaults; second pass: what the user set wins. */
-    int rc = flags_parse(table, n, argc, argv, usage, NULL, NULL, err, sizeof err);
+    int rc = flags_parse(table, n, argc, argv, usage, NULL, NULL, err, errcap);
+    if (rc != 0) return rc;
+    if (env_spec_lookup(o->env, spec, err, errcap) != 0) return -1;
+    if (learner_config_for_env(cfg, spec, err, errcap) != 0) return -1;
+    options_from_config(o, cfg);
+    if (flags_parse(table, n, argc, argv, usage, NULL, NULL, err, errcap) != 0) return -1;
+    if (config_from_options(cfg, o, err, errcap) != 0) return -1;
+    return 0;
+}
+
+int learner_server_parse_config(int argc, char **argv, learner_config_t *cfg, env_spec_t *spec,
+                                char *err, size_t errcap) {
+    options_t *o = calloc(1, sizeof *o);
+    flag_t table[64];
+    int n;
+    if (!o) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = parse_options(o, cfg, spec, table, &n, argc, argv, err, errcap);
+    free(o);
+    if (rc == 1) {
+        snprintf(err, errcap, "--help is not a configuration");
+        return -1;
+    }
+    return rc;
+}
+
+static int setup(server_t *s, int argc, char **argv, int *exit_code) {
+    options_t *o = &s->o;
+    char err[1024];
+    flag_t table[64];
+    int n;
+    int rc = parse_options(o, &s->cfg, &s->spec, table, &n, argc, argv, err, sizeof err);
     if (rc == 1) return *exit_code = 0, -1;
     if (rc != 0) goto bad;
-    if (env_spec_lookup(o->env, &s->spec, err, sizeof err) != 0) goto bad;
-    if (learner_config_for_env(&s->cfg, &s->spec, err, sizeof err) != 0) goto bad;
-    options_from_config(o, &s->cfg);
-    if (flags_parse(table, n, argc, argv, usage, NULL, NULL, err, sizeof err) != 0) goto bad;
-    if (config_from_options(&s->cfg, o, err, sizeof err) != 0) goto bad;
     snprintf(s->dims.env_name, sizeof s->dims.env_name, "%s", s->spec.name);
     s->dims.obs_dim = (uint32_t)s->spec.obs_dim;
     s->dims.goal_dim = (uint32_t)s->spec.goal_dim;

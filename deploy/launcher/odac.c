@@ -8,6 +8,7 @@
 #include "curve.h"
 #include "flags.h"
 #include "log.h"
+#include "odac_eval.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -329,13 +330,15 @@ static const char *usage =
 int main(int argc, char **argv) {
     log_set_component("odac");
     if (argc >= 2 && !strcmp(argv[1], "keygen")) return keygen(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "eval")) return odac_eval_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             printf("%s\n(see odac run --help)\n", usage);
             return 0;
         }
-        fprintf(stderr,
-                "odac: expected the command 'run' or 'keygen' (try: odac run --env box2d)\n");
+        fprintf(
+            stderr,
+            "odac: expected the command 'run', 'eval' or 'keygen' (try: odac run --env box2d)\n");
         return 2;
     }
     const flag_t table[] = {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# odac eval against the learner's own evaluations. A short box2d run is trained with the real
+# processes (launcher, learner, one shard, one actor of 8 envs); `odac eval` of its checkpoint with
+# the actors' evaluation settings (5 deterministic episodes, 8 envs in lockstep, fixed goal, no
+# action noise: deterministic) must give the final distance that the learner logged for an
+# evaluation of exactly that checkpoint's policy. Then bad inputs must be refused.
+#
+# Which evaluation is "of that checkpoint": the learner's final checkpoint holds the policy after
+# its last update, while its last logged evaluation (progress.csv) is of a version the actor got
+# up to a second or 100 updates earlier, so the two generally differ (the first run of this test:
+# checkpoint 0.5090, last evaluation 0.5089 of version 177 while the checkpoint's last published
+# version was 185). So the test makes an evaluation it can attribute: it resumes a copy of the
+# run with a learner that gets no batches (its shard endpoint has no shard behind it), so it
+# never updates and every version it publishes is the checkpoint's policy, and an actor
+# (--eval-every 1) evaluates that policy. The assertion is that this logged evaluation (rows
+# with the checkpoint's update count and a policy version published after the resume) equals
+# odac eval's final distance at the precision progress.csv keeps (%.4f). The first run's last
+# evaluation is printed beside it for the record, not asserted.
+# Usage: e2e_eval.sh BUILD_DIR
+set -euo pipefail
+build=${1:?usage: e2e_eval.sh BUILD_DIR}
+bin="$build/bin"
+work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-eval-XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port=$((20000 + RANDOM % 20000))
+pass=0
+fail=0
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+
+# 1. Train (about 30 s).
+"$bin/odac" run --env box2d --variant odac --seed 1 --actors 1 --shards 1 --num-envs 8 \
+  --target-distance 0 --max-env-steps 20000 --run-dir "$work" --run-id train \
+  --base-port "$port" >"$work/launcher.log" 2>&1 || {
+  echo "FAIL: launcher exited with $?"
+  tail -n 30 "$work/launcher.log" "$work"/train/logs/*.log
+  exit 1
+}
+run="$work/train"
+[ -s "$run/learner.ckpt" ] || { echo "FAIL: the run left no checkpoint"; exit 1; }
+
+# 2. odac eval with the actors' evaluation settings.
+"$bin/odac" eval "$run" --episodes 5 --num-envs 8 --goal-mode fixed --json >"$work/eval.json"
+"$bin/odac" eval "$run" --episodes 5 --num-envs 8 # the table, for the log
+updates=$(jq -r .updates "$work/eval.json")
+version=$(jq -r .publish_version "$work/eval.json")
+mine=$(jq -r .final_distance_mean "$work/eval.json" | awk '{ printf "%.4f", $1 }')
+[ "$(jq -r .env "$work/eval.json")" = box2d ] && [ "$(jq '.episodes | length' "$work/eval.json")" = 5 ] &&
+  ok "odac eval --json: 5 episodes of box2d, checkpoint at update $updates (last published version $version), final distance $mine" ||
+  bad "odac eval --json output: $(cat "$work/eval.json")"
+# Columns: 3 updates, 6 eval_distance_mean, 9 eval_policy_version.
+last=$(awk -F, 'NR > 1 && $6 != "nan" { l = $6 " (policy version " $9 ", row at update " $3 ")" } END { print l }' "$run/progress.csv")
+echo "for the record: the training run's last logged evaluation: ${last:-none}; checkpoint's last published version $version"
+
+# 3. An evaluation of exactly the checkpoint's policy, logged by a learner that cannot update.
+cp -r "$run" "$work/frozen"
+base=$(wc -l <"$run/progress.csv") # the rows after these are the frozen learner's
+rm -f "$work/frozen/run_finished"
+p=$((port + 40))
+"$bin/odac-learner" --config "$work/frozen/variant.json" --run-dir "$work" --run-id frozen \
+  --resume --keys= --shards "tcp://127.0.0.1:$p" --weights-bind "tcp://127.0.0.1:$((p + 1))" \
+  --stats-bind "tcp://127.0.0.1:$((p + 2))" --max-env-steps 100000000 --log-every-s 0.2 \
+  >"$work/frozen-learner.log" 2>&1 &
+pids+=($!)
+"$bin/odac-actor" --env box2d --actor-id 0 --seed 1 --num-envs 8 --eval-every 1 \
+  --backpressure-wait-ms 0 --shards "tcp://127.0.0.1:$((p + 3))" \
+  --weights "tcp://127.0.0.1:$((p + 1))" --stats "tcp://127.0.0.1:$((p + 2))" \
+  >"$work/frozen-actor.log" 2>&1 &
+pids+=($!)
+csv="$work/frozen/progress.csv"
+row=""
+for _ in $(seq 1 600); do # up to 120 s
+  row=$(awk -F, -v b="$base" -v u="$updates" -v v="$version" 'NR > b && $3 == u && $9 > v && $6 != "nan" { print; exit }' "$csv")
+  [ -n "$row" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break
+  sleep 0.2
+done
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+pids=()
+if [ -z "$row" ]; then
+  bad "no evaluation of the frozen checkpoint was logged"
+  tail -n 20 "$work/frozen-learner.log" "$work/frozen-actor.log"
+else
+  theirs=$(echo "$row" | cut -d, -f6)
+  their_version=$(echo "$row" | cut -d, -f9)
+  moved=$(awk -F, -v b="$base" -v u="$updates" 'NR > b && $3 != u' "$csv" | wc -l)
+  [ "$moved" = 0 ] && ok "the frozen learner never updated (every row at update $updates)" ||
+    bad "the frozen learner's update count moved ($moved rows off update $updates)"
+  [ "$theirs" = "$mine" ] &&
+    ok "learner's evaluation of the checkpoint's policy (version $their_version): $theirs = odac eval's $mine" ||
+    bad "learner's evaluation of the checkpoint's policy (version $their_version) is $theirs, odac eval's $mine"
+  grep -m1 -F "eval (policy $their_version," "$work/frozen-actor.log" || true
+fi
+
+# 4. Refusals: each exits non-zero with a message naming the problem.
+refused() { # refused WANT_RC PATTERN ARGS...
+  local want=$1 pattern=$2
+  shift 2
+  set +e
+  out=$("$bin/odac" eval "$@" 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  if [ "$rc" = "$want" ] && grep -qiE -- "$pattern" <<<"$out"; then
+    ok "refused (exit $rc): odac eval $* -> $out"
+  else
+    bad "odac eval $*: exit $rc (want $want), message '$out' (want /$pattern/)"
+  fi
+}
+mkdir "$work/empty"
+refused 1 "no checkpoint in run" "$work/empty"
+refused 1 "No such file" "$work/nowhere"
+cp -r "$run" "$work/corrupt"
+size=$(stat -c %s "$work/corrupt/learner.ckpt")
+printf '\x5a' | dd of="$work/corrupt/learner.ckpt" bs=1 seek=$((size / 2)) conv=notrunc status=none
+refused 1 "checksum mismatch" "$work/corrupt"
+cp -r "$run" "$work/short"
+truncate -s $((size / 2)) "$work/short/learner.ckpt"
+refused 1 "truncated" "$work/short"
+refused 1 "from env 'box2d'.*not 'ant'" "$run" --env ant
+mkdir "$work/lone"
+cp "$run/learner.ckpt" "$work/lone/"
+refused 1 "pass --env" "$work/lone/learner.ckpt"
+refused 1 "obs_dim" "$work/lone/learner.ckpt" --env ant
+refused 2 "unknown env|unknown" "$run" --env nonsense
+refused 2 "--episodes" "$run" --episodes 0
+refused 2 "goal-mode" "$run" --goal-mode sideways
+refused 2 "unknown option --bogus" "$run" --bogus
+refused 2 "expected one run directory" "$run" "$run"
+refused 2 "expected one run directory"
+"$bin/odac" eval "$work/lone/learner.ckpt" --env box2d --episodes 2 --json >"$work/lone.json" &&
+  [ "$(jq -r .final_distance_mean "$work/lone.json" | awk '{ printf "%.4f", $1 }')" = "$mine" ] &&
+  ok "a bare checkpoint with --env box2d evaluates as its run does" ||
+  bad "a bare checkpoint with --env box2d: $(cat "$work/lone.json")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
