@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev
-  libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev libxxhash-dev)
+  libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev libxxhash-dev libisal-dev)
 # ODAC_FUZZ=1: also clang and its libFuzzer runtime, for tests/fuzz/run.sh.
 [ "${ODAC_FUZZ:-0}" = 1 ] && packages+=(clang libclang-rt-dev)
 missing=()

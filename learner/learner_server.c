@@ -11,6 +11,7 @@
 #include "learner_core.h"
 #include "log.h"
 #include "nn.h"
+#include "tfevents.h"
 #include "wire.h"
 #include <errno.h>
 #include <math.h>
@@ -38,6 +39,7 @@ typedef struct {
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
     long long time_kl_sign, max_updates;
     int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
+    int tensorboard;
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
     double reward_scale, reward_scale_k, fixed_alpha, her_eps, model_std_min, model_std_max;
     double norm_clip, random_eps, action_noise;
@@ -102,6 +104,7 @@ typedef struct {
     uint64_t last_log_env_steps;
     char run_path[FLAGS_STR_MAX * 2 + 8];
     FILE *progress;
+    tfevents_t *events; /* TensorBoard event file of this process (NULL: --no-tensorboard) */
     heartbeat_t heartbeat;
 } server_t;
 
@@ -225,6 +228,9 @@ static int build_table(options_t *o, flag_t *t) {
       "the run's token (ODAC_RUN_TOKEN; the launcher sets it): actor stats without it are "
       "ignored, so only the run's own actors count and can end it (empty: any sender)");
     F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
+    F("tensorboard", FLAG_BOOL, &o->tensorboard, 0, -1,
+      "also write every progress row to runs/<run-id>/events.out.tfevents.* (TensorBoard scalars "
+      "at step = updates; a new file per start; --no-tensorboard: none)");
     F("threads", FLAG_INT, &o->threads, 1, 64, "OpenBLAS threads");
     F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
       "file touched every few seconds from the main loop (health checks)");
@@ -599,12 +605,94 @@ static double wall_time(const server_t *s) {
     return s->wall_offset + now_s() - s->start_wall;
 }
 
-static const char *progress_header =
-    "wall_time_s,env_steps,updates,updates_per_s,env_steps_per_s,eval_distance_mean,"
-    "eval_distance_std,eval_success_rate,eval_policy_version,critic_loss,policy_loss,alpha,"
-    "entropy,model_nll,model_log_std,reward_mean,dynamic_discount_mean,dynamic_discount_min,"
-    "reward_scale,q_mean,target_mean,replay_size,policy_lag,learner_busy_pct,actor_env_steps,"
-    "episodes_dropped";
+/* The progress columns, in progress.csv's order, with the format each is written in; the env's
+ * diagnostics follow as eval_<name>_mean (%.4f). progress.csv and the TensorBoard event file are
+ * both written from one progress_row_t: the CSV gets the formatted cells, the event file each cell
+ * read back as a float (so TensorBoard shows exactly the CSV's numbers). Integer counts are held as
+ * doubles (exact below 2^53) and written with %.0f. */
+enum {
+    COL_WALL_TIME,
+    COL_ENV_STEPS,
+    COL_UPDATES,
+    COL_UPDATES_PER_S,
+    COL_ENV_STEPS_PER_S,
+    COL_EVAL_DISTANCE_MEAN,
+    COL_EVAL_DISTANCE_STD,
+    COL_EVAL_SUCCESS_RATE,
+    COL_EVAL_POLICY_VERSION,
+    COL_CRITIC_LOSS,
+    COL_POLICY_LOSS,
+    COL_ALPHA,
+    COL_ENTROPY,
+    COL_MODEL_NLL,
+    COL_MODEL_LOG_STD,
+    COL_REWARD_MEAN,
+    COL_DISCOUNT_MEAN,
+    COL_DISCOUNT_MIN,
+    COL_REWARD_SCALE,
+    COL_Q_MEAN,
+    COL_TARGET_MEAN,
+    COL_REPLAY_SIZE,
+    COL_POLICY_LAG,
+    COL_BUSY_PCT,
+    COL_ACTOR_ENV_STEPS,
+    COL_EPISODES_DROPPED,
+    N_FIXED_COLS
+};
+static const struct {
+    const char *name, *fmt;
+} progress_cols[N_FIXED_COLS] = {
+    [COL_WALL_TIME] = {"wall_time_s", "%.2f"},
+    [COL_ENV_STEPS] = {"env_steps", "%.0f"},
+    [COL_UPDATES] = {"updates", "%.0f"},
+    [COL_UPDATES_PER_S] = {"updates_per_s", "%.1f"},
+    [COL_ENV_STEPS_PER_S] = {"env_steps_per_s", "%.1f"},
+    [COL_EVAL_DISTANCE_MEAN] = {"eval_distance_mean", "%.4f"},
+    [COL_EVAL_DISTANCE_STD] = {"eval_distance_std", "%.4f"},
+    [COL_EVAL_SUCCESS_RATE] = {"eval_success_rate", "%.3f"},
+    [COL_EVAL_POLICY_VERSION] = {"eval_policy_version", "%.0f"},
+    [COL_CRITIC_LOSS] = {"critic_loss", "%.5g"},
+    [COL_POLICY_LOSS] = {"policy_loss", "%.5g"},
+    [COL_ALPHA] = {"alpha", "%.5g"},
+    [COL_ENTROPY] = {"entropy", "%.5g"},
+    [COL_MODEL_NLL] = {"model_nll", "%.5g"},
+    [COL_MODEL_LOG_STD] = {"model_log_std", "%.5g"},
+    [COL_REWARD_MEAN] = {"reward_mean", "%.5g"},
+    [COL_DISCOUNT_MEAN] = {"dynamic_discount_mean", "%.5g"},
+    [COL_DISCOUNT_MIN] = {"dynamic_discount_min", "%.5g"},
+    [COL_REWARD_SCALE] = {"reward_scale", "%.5g"},
+    [COL_Q_MEAN] = {"q_mean", "%.5g"},
+    [COL_TARGET_MEAN] = {"target_mean", "%.5g"},
+    [COL_REPLAY_SIZE] = {"replay_size", "%.0f"},
+    [COL_POLICY_LAG] = {"policy_lag", "%.2f"},
+    [COL_BUSY_PCT] = {"learner_busy_pct", "%.1f"},
+    [COL_ACTOR_ENV_STEPS] = {"actor_env_steps", "%.0f"},
+    [COL_EPISODES_DROPPED] = {"episodes_dropped", "%.0f"},
+};
+#define PROGRESS_MAX_COLS (N_FIXED_COLS + ENV_DIAG_MAX)
+
+typedef struct {
+    int n;
+    const char *name[PROGRESS_MAX_COLS];
+    char cell[PROGRESS_MAX_COLS][48];
+    float value[PROGRESS_MAX_COLS]; /* each cell read back (strtof): what TensorBoard gets */
+    char diag_name[ENV_DIAG_MAX][64];
+} progress_row_t;
+
+/* The columns' names (n of them: the fixed ones, then the env's diagnostics). */
+static void progress_names(const server_t *s, progress_row_t *r) {
+    r->n = 0;
+    for (int c = 0; c < N_FIXED_COLS; c++) r->name[r->n++] = progress_cols[c].name;
+    for (int d = 0; d < s->spec.n_diag; d++) {
+        snprintf(r->diag_name[d], sizeof r->diag_name[d], "eval_%s_mean", s->spec.diag_names[d]);
+        r->name[r->n++] = r->diag_name[d];
+    }
+}
+
+static void progress_cell(progress_row_t *r, int c, const char *fmt, double v) {
+    snprintf(r->cell[c], sizeof r->cell[c], fmt, v);
+    r->value[c] = strtof(r->cell[c], NULL);
+}
 
 static double busy_pct(const server_t *s) {
     if (s->first_batch_time <= 0) return 0;
@@ -635,21 +723,57 @@ static void log_progress(server_t *s) {
         timeouts += s->shards[k].timeouts;
         refused += s->shards[k].refused;
     }
+    double v[N_FIXED_COLS] = {
+        [COL_WALL_TIME] = wall_time(s),
+        [COL_ENV_STEPS] = (double)env_steps,
+        [COL_UPDATES] = (double)updates,
+        [COL_UPDATES_PER_S] = ups,
+        [COL_ENV_STEPS_PER_S] = eps,
+        [COL_EVAL_DISTANCE_MEAN] = ev_mean,
+        [COL_EVAL_DISTANCE_STD] = ev_std,
+        [COL_EVAL_SUCCESS_RATE] = ev_succ,
+        [COL_EVAL_POLICY_VERSION] = (double)(s->have_eval ? s->last_eval.policy_version : 0),
+        [COL_CRITIC_LOSS] = sum.critic_loss.mean,
+        [COL_POLICY_LOSS] = sum.policy_loss.mean,
+        [COL_ALPHA] = sum.alpha.mean,
+        [COL_ENTROPY] = sum.entropy.mean,
+        [COL_MODEL_NLL] = sum.model_nll.mean,
+        [COL_MODEL_LOG_STD] = sum.model_log_std.mean,
+        [COL_REWARD_MEAN] = sum.reward.mean,
+        [COL_DISCOUNT_MEAN] = sum.discount.mean,
+        [COL_DISCOUNT_MIN] = sum.discount.min,
+        [COL_REWARD_SCALE] = sum.reward_scale.mean,
+        [COL_Q_MEAN] = sum.q.mean,
+        [COL_TARGET_MEAN] = sum.target.mean,
+        [COL_REPLAY_SIZE] = (double)replay_size,
+        [COL_POLICY_LAG] = lag,
+        [COL_BUSY_PCT] = busy_pct(s),
+        [COL_ACTOR_ENV_STEPS] = (double)actor_env_steps(s),
+        [COL_EPISODES_DROPPED] = (double)episodes_dropped(s),
+    };
+    static progress_row_t row;
+    progress_names(s, &row);
+    for (int c = 0; c < N_FIXED_COLS; c++) progress_cell(&row, c, progress_cols[c].fmt, v[c]);
+    for (int d = 0; d < s->spec.n_diag; d++)
+        progress_cell(&row, N_FIXED_COLS + d, "%.4f", s->have_eval ? (double)s->eval_diag[d] : NAN);
     if (s->progress) {
-        fprintf(s->progress,
-                "%.2f,%llu,%lld,%.1f,%.1f,%.4f,%.4f,%.3f,%llu,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,%.5g,"
-                "%.5g,%.5g,%.5g,%.5g,%.5g,%llu,%.2f,%.1f,%llu,%llu",
-                wall_time(s), (unsigned long long)env_steps, updates, ups, eps, ev_mean, ev_std,
-                ev_succ, (unsigned long long)(s->have_eval ? s->last_eval.policy_version : 0),
-                sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.entropy.mean,
-                sum.model_nll.mean, sum.model_log_std.mean, sum.reward.mean, sum.discount.mean,
-                sum.discount.min, sum.reward_scale.mean, sum.q.mean, sum.target.mean,
-                (unsigned long long)replay_size, lag, busy_pct(s),
-                (unsigned long long)actor_env_steps(s), (unsigned long long)episodes_dropped(s));
-        for (int d = 0; d < s->spec.n_diag; d++)
-            fprintf(s->progress, ",%.4f", s->have_eval ? (double)s->eval_diag[d] : NAN);
+        for (int c = 0; c < row.n; c++) {
+            if (c) fputc(',', s->progress);
+            fputs(row.cell[c], s->progress);
+        }
         fputc('\n', s->progress);
         fflush(s->progress);
+    }
+    if (s->events) {
+        char err[512];
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (tfevents_write_scalars(s->events, (int64_t)updates,
+                                   (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, row.name,
+                                   row.value, row.n, err, sizeof err) != 0) {
+            log_error("TensorBoard events off for the rest of the run: %s", err);
+            tfevents_close(&s->events);
+        }
     }
     log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
              "%.2f | Lq %.4g Lpi %.4g alpha %.3g gamma_q %.3f c %.3g | replay %llu | lag %.1f | "
@@ -788,6 +912,7 @@ static int parse_options(options_t *o, learner_config_t *cfg, env_spec_t *spec, 
     o->request_timeout_s = 2;
     o->log_every_s = 5;
     o->threads = 1;
+    o->tensorboard = 1;
     learner_config_default(cfg);
     options_from_config(o, cfg);
     /* First pass: which env; then its defaults; second pass: what the user set wins. */
@@ -912,10 +1037,33 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     }
     if (!o->resume || !existed) {
         /* then one eval_<name>_mean column per env diagnostic (e.g. ant's eval_xy_distance_mean) */
-        fputs(progress_header, s->progress);
-        for (int d = 0; d < s->spec.n_diag; d++)
-            fprintf(s->progress, ",eval_%s_mean", s->spec.diag_names[d]);
+        static progress_row_t header;
+        progress_names(s, &header);
+        for (int c = 0; c < header.n; c++)
+            fprintf(s->progress, "%s%s", c ? "," : "", header.name[c]);
         fputc('\n', s->progress);
+    }
+    if (o->tensorboard) {
+        /* A new file per start: a resumed run never rewrites what earlier files hold. The step of
+         * every event is the update count, so the SessionLog START at the checkpoint's updates +
+         * 1 makes TensorBoard drop exactly the earlier files' points that progress.csv was cut
+         * back from (rows after the checkpoint, cut_progress). */
+        s->events = tfevents_open(s->run_path, err, sizeof err);
+        if (!s->events) {
+            log_error("no TensorBoard events for this run: %s", err);
+        } else {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (o->resume &&
+                tfevents_write_session_start(s->events, learner_updates(s->learner) + 1,
+                                             (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, err,
+                                             sizeof err) != 0) {
+                log_error("TensorBoard events off: %s", err);
+                tfevents_close(&s->events);
+            } else {
+                log_info("TensorBoard events: %s", tfevents_path(s->events));
+            }
+        }
     }
     log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s); writing %s",
              o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, s->run_path);
@@ -941,6 +1089,7 @@ static void teardown(server_t *s) {
     if (s->stats_pull) zmq_close(s->stats_pull);
     if (s->zctx) zmq_ctx_term(s->zctx);
     if (s->progress) fclose(s->progress);
+    tfevents_close(&s->events);
     learner_free(s->learner);
 }
 
