@@ -405,6 +405,78 @@ fail:
     return NULL;
 }
 
+Odac__StatusRequest *wire_decode_status_request(const void *data, size_t len, wire_reject_t *reason,
+                                                char *err, size_t errcap) {
+    Odac__StatusRequest *msg = NULL;
+    UNPACK(odac__status_request__unpack, odac__status_request__descriptor, WIRE_MAX_REQUEST_BYTES,
+           "status request")
+    return msg;
+fail:
+    if (msg) odac__status_request__free_unpacked(msg, NULL);
+    return NULL;
+}
+
+static int string_ok(const char *s) {
+    return !s || strlen(s) <= WIRE_MAX_STATUS_STRING;
+}
+
+Odac__Status *wire_decode_status(const void *data, size_t len, wire_reject_t *reason, char *err,
+                                 size_t errcap) {
+    Odac__Status *msg = NULL;
+    UNPACK(odac__status__unpack, odac__status__descriptor, WIRE_MAX_STATUS_BYTES, "status")
+    if (!string_ok(msg->run_id) || !string_ok(msg->env_name) || !string_ok(msg->variant))
+        REJECT(WIRE_REJECT_OVERSIZED, "status: a name over %d bytes", WIRE_MAX_STATUS_STRING);
+    size_t cols = msg->n_progress_names, shards = msg->n_shard_endpoints, actors = msg->n_actor_ids;
+    if (cols > WIRE_MAX_STATUS_COLUMNS || shards > WIRE_MAX_STATUS_SHARDS ||
+        actors > WIRE_MAX_STATUS_ACTORS)
+        REJECT(WIRE_REJECT_OVERSIZED,
+               "status: %zu progress columns, %zu shards, %zu actors (at most %d, %d, %d)", cols,
+               shards, actors, WIRE_MAX_STATUS_COLUMNS, WIRE_MAX_STATUS_SHARDS,
+               WIRE_MAX_STATUS_ACTORS);
+    if (msg->n_progress_values != cols)
+        REJECT(WIRE_REJECT_DIMS, "status: %zu progress names, %zu values", cols,
+               msg->n_progress_values);
+    for (size_t i = 0; i < cols; i++)
+        if (!string_ok(msg->progress_names[i]))
+            REJECT(WIRE_REJECT_OVERSIZED, "status: progress column %zu's name is too long", i);
+    const size_t shard_lists[] = {msg->n_shard_size_transitions,
+                                  msg->n_shard_inserted_transitions,
+                                  msg->n_shard_batches,
+                                  msg->n_shard_sample_waits,
+                                  msg->n_shard_requests_timed_out,
+                                  msg->n_shard_requests_refused,
+                                  msg->n_shard_in_flight,
+                                  msg->n_shard_silent};
+    for (size_t k = 0; k < sizeof shard_lists / sizeof *shard_lists; k++)
+        if (shard_lists[k] != shards)
+            REJECT(WIRE_REJECT_DIMS, "status: shard list %zu has %zu entries, %zu endpoints", k,
+                   shard_lists[k], shards);
+    for (size_t i = 0; i < shards; i++)
+        if (!string_ok(msg->shard_endpoints[i]))
+            REJECT(WIRE_REJECT_OVERSIZED, "status: shard endpoint %zu is too long", i);
+    const size_t actor_lists[] = {msg->n_actor_env_steps,        msg->n_actor_episodes,
+                                  msg->n_actor_policy_versions,  msg->n_actor_policy_lags,
+                                  msg->n_actor_episodes_dropped, msg->n_actor_seconds_since_stats};
+    for (size_t k = 0; k < sizeof actor_lists / sizeof *actor_lists; k++)
+        if (actor_lists[k] != actors)
+            REJECT(WIRE_REJECT_DIMS, "status: actor list %zu has %zu entries, %zu actors", k,
+                   actor_lists[k], actors);
+    if (msg->last_eval) {
+        const Odac__EvalReport *e = msg->last_eval;
+        if (!isfinite(e->final_distance_mean) || !isfinite(e->final_distance_std) ||
+            !isfinite(e->success_rate) || e->n_diag_mean > WIRE_MAX_EVAL_DIAG ||
+            !all_finite(e->diag_mean, e->n_diag_mean))
+            REJECT(WIRE_REJECT_NONFINITE,
+                   "status: the evaluation holds NaN, infinity or more "
+                   "than %d diagnostics",
+                   WIRE_MAX_EVAL_DIAG);
+    }
+    return msg;
+fail:
+    if (msg) odac__status__free_unpacked(msg, NULL);
+    return NULL;
+}
+
 Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t *reason, char *err,
                                     size_t errcap) {
     Odac__EnvSpec *msg = NULL;

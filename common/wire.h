@@ -22,7 +22,12 @@
 #define WIRE_MAX_EVAL_DIAG 4           /* EvalReport.diag_mean values (env.h's ENV_DIAG_MAX) */
 #define WIRE_MAX_SHARD_STATS_BYTES 2048
 #define WIRE_MAX_SAMPLE_ERROR_BYTES 512
-#define WIRE_MAX_TOKEN 128        /* bytes of a run token */
+#define WIRE_MAX_STATUS_BYTES (256u << 10) /* a Status (learner -> odac status) */
+#define WIRE_MAX_STATUS_SHARDS 16          /* shards listed in a Status */
+#define WIRE_MAX_STATUS_ACTORS 1024        /* actors listed in a Status */
+#define WIRE_MAX_STATUS_COLUMNS 64         /* progress columns in a Status */
+#define WIRE_MAX_STATUS_STRING 512         /* bytes of each string in a Status */
+#define WIRE_MAX_TOKEN 128                 /* bytes of a run token */
 #define WIRE_MIN_FRAME_LIMIT 1024 /* smallest socket frame limit (CURVE handshake commands) */
 #define WIRE_MAX_SUBMESSAGES 64   /* embedded messages in one message (pre-scan) */
 #define WIRE_MAX_DEPTH 4          /* nesting of embedded messages (pre-scan) */
@@ -35,6 +40,8 @@
 #define WIRE_TAG_SHARD_STATS "shard_stats"
 #define WIRE_TAG_ACTOR_STATS "actor_stats"
 #define WIRE_TAG_SAMPLE_ERROR "sample_error"
+#define WIRE_TAG_STATUS_REQUEST "status_request"
+#define WIRE_TAG_STATUS "status"
 
 /* The run's shape that incoming data must match. */
 typedef struct {
@@ -100,6 +107,14 @@ Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_rej
                                           char *err, size_t errcap);
 Odac__SampleError *wire_decode_sample_error(const void *data, size_t len, wire_reject_t *reason,
                                             char *err, size_t errcap);
+/* The learner's status socket: a request, and the Status it answers with (every list's arrays of
+ * one length, at most WIRE_MAX_STATUS_SHARDS shards, WIRE_MAX_STATUS_ACTORS actors and
+ * WIRE_MAX_STATUS_COLUMNS progress columns; strings at most WIRE_MAX_STATUS_STRING bytes; the
+ * evaluation finite as in ActorStats). */
+Odac__StatusRequest *wire_decode_status_request(const void *data, size_t len, wire_reject_t *reason,
+                                                char *err, size_t errcap);
+Odac__Status *wire_decode_status(const void *data, size_t len, wire_reject_t *reason, char *err,
+                                 size_t errcap);
 Odac__EnvSpec *wire_decode_env_spec(const void *data, size_t len, wire_reject_t *reason, char *err,
                                     size_t errcap);
 

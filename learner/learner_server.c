@@ -31,7 +31,7 @@
 typedef struct {
     char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
     char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
-    char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX];
+    char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX], status_endpoint[FLAGS_STR_MAX];
     char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
     char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX];
     int insecure;
@@ -70,7 +70,49 @@ typedef struct {
 typedef struct {
     uint32_t id;
     uint64_t env_steps, episodes, policy_version, dropped;
+    double last_seen; /* now_s() of its last stats */
 } actor_info_t;
+
+/* The columns of progress.csv (names and formats: progress_cols below). */
+enum {
+    COL_WALL_TIME,
+    COL_ENV_STEPS,
+    COL_UPDATES,
+    COL_UPDATES_PER_S,
+    COL_ENV_STEPS_PER_S,
+    COL_EVAL_DISTANCE_MEAN,
+    COL_EVAL_DISTANCE_STD,
+    COL_EVAL_SUCCESS_RATE,
+    COL_EVAL_POLICY_VERSION,
+    COL_CRITIC_LOSS,
+    COL_POLICY_LOSS,
+    COL_ALPHA,
+    COL_ENTROPY,
+    COL_MODEL_NLL,
+    COL_MODEL_LOG_STD,
+    COL_REWARD_MEAN,
+    COL_DISCOUNT_MEAN,
+    COL_DISCOUNT_MIN,
+    COL_REWARD_SCALE,
+    COL_Q_MEAN,
+    COL_TARGET_MEAN,
+    COL_REPLAY_SIZE,
+    COL_POLICY_LAG,
+    COL_BUSY_PCT,
+    COL_ACTOR_ENV_STEPS,
+    COL_EPISODES_DROPPED,
+    N_FIXED_COLS
+};
+#define PROGRESS_MAX_COLS (N_FIXED_COLS + ENV_DIAG_MAX)
+
+/* One progress row: names, the cells as written to progress.csv, each read back as a float. */
+typedef struct {
+    int n;
+    const char *name[PROGRESS_MAX_COLS];
+    char cell[PROGRESS_MAX_COLS][48];
+    float value[PROGRESS_MAX_COLS]; /* each cell read back (strtof): what TensorBoard gets */
+    char diag_name[ENV_DIAG_MAX][64];
+} progress_row_t;
 
 typedef struct {
     options_t o;
@@ -78,7 +120,7 @@ typedef struct {
     env_spec_t spec;
     wire_dims_t dims;
     learner_t *learner;
-    void *zctx, *pub, *stats_pull;
+    void *zctx, *pub, *stats_pull, *status_sock;
     shard_t shards[MAX_SHARDS];
     int n_shards, next_shard;
     Odac__SampleBatch *ready[MAX_READY];
@@ -104,7 +146,8 @@ typedef struct {
     uint64_t last_log_env_steps;
     char run_path[FLAGS_STR_MAX * 2 + 8];
     FILE *progress;
-    tfevents_t *events; /* TensorBoard event file of this process (NULL: --no-tensorboard) */
+    progress_row_t last_row; /* the last row written (n 0: none yet), for status queries */
+    tfevents_t *events;      /* TensorBoard event file of this process (NULL: --no-tensorboard) */
     heartbeat_t heartbeat;
 } server_t;
 
@@ -171,6 +214,9 @@ static int build_table(options_t *o, flag_t *t) {
     F("shards", FLAG_STRING, o->shards, 0, -1, "comma-separated sample endpoints of the shards");
     F("weights-bind", FLAG_STRING, o->weights_bind, 0, -1, "PUB endpoint for policy weights");
     F("stats-bind", FLAG_STRING, o->stats_bind, 0, -1, "PULL endpoint for actor stats");
+    F("status-endpoint", FLAG_STRING, o->status_endpoint, 0, -1,
+      "endpoint the learner binds for `odac status` queries (ROUTER; CURVE with --keys; empty: "
+      "none)");
     F("resume", FLAG_BOOL, &o->resume, 0, -1, "continue the run from its checkpoint");
     F("check", FLAG_BOOL, &o->check, 0, -1,
       "validate the options, config and env, then exit (0: it would start; 2: why not)");
@@ -532,6 +578,7 @@ static void receive_stats(server_t *s) {
             a->episodes = st->episodes;
             a->policy_version = st->policy_version;
             a->dropped = st->episodes_dropped;
+            a->last_seen = now_s();
         }
         if (st->eval && st->eval->episodes > 0) {
             s->last_eval = *st->eval;
@@ -610,35 +657,6 @@ static double wall_time(const server_t *s) {
  * both written from one progress_row_t: the CSV gets the formatted cells, the event file each cell
  * read back as a float (so TensorBoard shows exactly the CSV's numbers). Integer counts are held as
  * doubles (exact below 2^53) and written with %.0f. */
-enum {
-    COL_WALL_TIME,
-    COL_ENV_STEPS,
-    COL_UPDATES,
-    COL_UPDATES_PER_S,
-    COL_ENV_STEPS_PER_S,
-    COL_EVAL_DISTANCE_MEAN,
-    COL_EVAL_DISTANCE_STD,
-    COL_EVAL_SUCCESS_RATE,
-    COL_EVAL_POLICY_VERSION,
-    COL_CRITIC_LOSS,
-    COL_POLICY_LOSS,
-    COL_ALPHA,
-    COL_ENTROPY,
-    COL_MODEL_NLL,
-    COL_MODEL_LOG_STD,
-    COL_REWARD_MEAN,
-    COL_DISCOUNT_MEAN,
-    COL_DISCOUNT_MIN,
-    COL_REWARD_SCALE,
-    COL_Q_MEAN,
-    COL_TARGET_MEAN,
-    COL_REPLAY_SIZE,
-    COL_POLICY_LAG,
-    COL_BUSY_PCT,
-    COL_ACTOR_ENV_STEPS,
-    COL_EPISODES_DROPPED,
-    N_FIXED_COLS
-};
 static const struct {
     const char *name, *fmt;
 } progress_cols[N_FIXED_COLS] = {
@@ -669,15 +687,6 @@ static const struct {
     [COL_ACTOR_ENV_STEPS] = {"actor_env_steps", "%.0f"},
     [COL_EPISODES_DROPPED] = {"episodes_dropped", "%.0f"},
 };
-#define PROGRESS_MAX_COLS (N_FIXED_COLS + ENV_DIAG_MAX)
-
-typedef struct {
-    int n;
-    const char *name[PROGRESS_MAX_COLS];
-    char cell[PROGRESS_MAX_COLS][48];
-    float value[PROGRESS_MAX_COLS]; /* each cell read back (strtof): what TensorBoard gets */
-    char diag_name[ENV_DIAG_MAX][64];
-} progress_row_t;
 
 /* The columns' names (n of them: the fixed ones, then the env's diagnostics). */
 static void progress_names(const server_t *s, progress_row_t *r) {
@@ -751,15 +760,15 @@ static void log_progress(server_t *s) {
         [COL_ACTOR_ENV_STEPS] = (double)actor_env_steps(s),
         [COL_EPISODES_DROPPED] = (double)episodes_dropped(s),
     };
-    static progress_row_t row;
-    progress_names(s, &row);
-    for (int c = 0; c < N_FIXED_COLS; c++) progress_cell(&row, c, progress_cols[c].fmt, v[c]);
+    progress_row_t *row = &s->last_row;
+    progress_names(s, row);
+    for (int c = 0; c < N_FIXED_COLS; c++) progress_cell(row, c, progress_cols[c].fmt, v[c]);
     for (int d = 0; d < s->spec.n_diag; d++)
-        progress_cell(&row, N_FIXED_COLS + d, "%.4f", s->have_eval ? (double)s->eval_diag[d] : NAN);
+        progress_cell(row, N_FIXED_COLS + d, "%.4f", s->have_eval ? (double)s->eval_diag[d] : NAN);
     if (s->progress) {
-        for (int c = 0; c < row.n; c++) {
+        for (int c = 0; c < row->n; c++) {
             if (c) fputc(',', s->progress);
-            fputs(row.cell[c], s->progress);
+            fputs(row->cell[c], s->progress);
         }
         fputc('\n', s->progress);
         fflush(s->progress);
@@ -769,8 +778,8 @@ static void log_progress(server_t *s) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (tfevents_write_scalars(s->events, (int64_t)updates,
-                                   (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, row.name,
-                                   row.value, row.n, err, sizeof err) != 0) {
+                                   (double)now.tv_sec + 1e-9 * (double)now.tv_nsec, row->name,
+                                   row->value, row->n, err, sizeof err) != 0) {
             log_error("TensorBoard events off for the rest of the run: %s", err);
             tfevents_close(&s->events);
         }
@@ -790,13 +799,163 @@ static void log_progress(server_t *s) {
     s->last_log_env_steps = env_steps;
 }
 
-/* The process's counters, saved inside learner.ckpt (learner_save_with) so that they always
- * belong to the learner state beside them. */
+/* ---- status queries (odac status) ---- */
+
+/* The arrays a Status points into (fill_status allocates them, status_buffers_free frees them). */
 typedef struct {
-    double wall_time_s;
-    uint64_t env_steps, publish_version;
-    double best_eval;
-} progress_record_t;
+    char **progress_names, **shard_endpoints;
+    double *progress_values, *actor_seconds;
+    uint64_t *u64; /* the shards' and the actors' counters, one block */
+    uint32_t *u32; /* the shards' requests in flight, then the actors' ids */
+    protobuf_c_boolean *silent;
+} status_buffers_t;
+
+static void status_buffers_free(status_buffers_t *b) {
+    free(b->progress_names);
+    free(b->shard_endpoints);
+    free(b->progress_values);
+    free(b->actor_seconds);
+    free(b->u64);
+    free(b->u32);
+    free(b->silent);
+}
+
+/* Fills st (its lists in b; ev holds the last evaluation) with how the run is doing now. 0, or -1
+ * when out of memory (b is then still to be freed). */
+static int fill_status(server_t *s, Odac__Status *st, Odac__EvalReport *ev, status_buffers_t *b) {
+    int ns = s->n_shards, na = s->n_actors, nc = s->last_row.n;
+    memset(b, 0, sizeof *b);
+    b->progress_names = calloc((size_t)nc + 1, sizeof *b->progress_names);
+    b->progress_values = calloc((size_t)nc + 1, sizeof *b->progress_values);
+    b->shard_endpoints = calloc((size_t)ns + 1, sizeof *b->shard_endpoints);
+    b->actor_seconds = calloc((size_t)na + 1, sizeof *b->actor_seconds);
+    b->u64 = calloc(6 * (size_t)ns + 5 * (size_t)na + 1, sizeof *b->u64);
+    b->u32 = calloc((size_t)ns + (size_t)na + 1, sizeof *b->u32);
+    b->silent = calloc((size_t)ns + 1, sizeof *b->silent);
+    if (!b->progress_names || !b->progress_values || !b->shard_endpoints || !b->actor_seconds ||
+        !b->u64 || !b->u32 || !b->silent)
+        return -1;
+    st->protocol_version = WIRE_PROTOCOL_VERSION;
+    st->run_id = s->o.run_id;
+    st->env_name = s->spec.name;
+    st->variant = s->o.variant;
+    st->wall_time_s = wall_time(s);
+    st->updates = (uint64_t)learner_updates(s->learner);
+    st->env_steps = total_env_steps(s);
+    st->max_env_steps = (uint64_t)s->o.max_env_steps;
+    st->target_distance = s->o.target_distance;
+    st->publish_version = s->publish_version;
+    st->best_eval = s->best_eval;
+    if (s->have_eval) {
+        ev->episodes = s->last_eval.episodes;
+        ev->final_distance_mean = s->last_eval.final_distance_mean;
+        ev->final_distance_std = s->last_eval.final_distance_std;
+        ev->success_rate = s->last_eval.success_rate;
+        ev->policy_version = s->last_eval.policy_version;
+        ev->n_diag_mean = (size_t)s->spec.n_diag;
+        ev->diag_mean = s->eval_diag; /* packed, not modified */
+        st->last_eval = ev;
+    }
+    for (int c = 0; c < nc; c++) {
+        b->progress_names[c] = (char *)s->last_row.name[c]; /* packed, not modified */
+        b->progress_values[c] = s->last_row.value[c];
+    }
+    st->n_progress_names = st->n_progress_values = (size_t)nc;
+    st->progress_names = b->progress_names;
+    st->progress_values = b->progress_values;
+    uint64_t *size = b->u64, *ins = size + ns, *batches = ins + ns, *waits = batches + ns,
+             *timeouts = waits + ns, *refused = timeouts + ns;
+    for (int k = 0; k < ns; k++) {
+        const shard_t *sh = &s->shards[k];
+        b->shard_endpoints[k] = (char *)sh->endpoint; /* packed, not modified */
+        size[k] = sh->size_transitions;
+        ins[k] = sh->inserted;
+        batches[k] = sh->batches;
+        waits[k] = sh->sample_waits;
+        timeouts[k] = sh->timeouts;
+        refused[k] = sh->refused;
+        b->u32[k] = (uint32_t)sh->n_in_flight;
+        b->silent[k] = sh->silent_since > 0;
+    }
+    st->n_shard_endpoints = st->n_shard_size_transitions = st->n_shard_inserted_transitions =
+        st->n_shard_batches = st->n_shard_sample_waits = st->n_shard_requests_timed_out =
+            st->n_shard_requests_refused = st->n_shard_in_flight = st->n_shard_silent = (size_t)ns;
+    st->shard_endpoints = b->shard_endpoints;
+    st->shard_size_transitions = size;
+    st->shard_inserted_transitions = ins;
+    st->shard_batches = batches;
+    st->shard_sample_waits = waits;
+    st->shard_requests_timed_out = timeouts;
+    st->shard_requests_refused = refused;
+    st->shard_in_flight = b->u32;
+    st->shard_silent = b->silent;
+    uint64_t *a_steps = refused + ns, *a_eps = a_steps + na, *a_ver = a_eps + na,
+             *a_lag = a_ver + na, *a_drop = a_lag + na;
+    double t = now_s();
+    for (int i = 0; i < na; i++) {
+        const actor_info_t *a = &s->actors[i];
+        b->u32[ns + i] = a->id;
+        a_steps[i] = a->env_steps;
+        a_eps[i] = a->episodes;
+        a_ver[i] = a->policy_version;
+        a_lag[i] =
+            s->publish_version > a->policy_version ? s->publish_version - a->policy_version : 0;
+        a_drop[i] = a->dropped;
+        b->actor_seconds[i] = t - a->last_seen;
+    }
+    st->n_actor_ids = st->n_actor_env_steps = st->n_actor_episodes = st->n_actor_policy_versions =
+        st->n_actor_policy_lags = st->n_actor_episodes_dropped = st->n_actor_seconds_since_stats =
+            (size_t)na;
+    st->actor_ids = b->u32 + ns;
+    st->actor_env_steps = a_steps;
+    st->actor_episodes = a_eps;
+    st->actor_policy_versions = a_ver;
+    st->actor_policy_lags = a_lag;
+    st->actor_episodes_dropped = a_drop;
+    st->actor_seconds_since_stats = b->actor_seconds;
+    st->rejected_token = s->rejected_token;
+    uint64_t wire = 0;
+    for (int r = 0; r < WIRE_REJECT_COUNT_; r++) wire += s->rejects.count[r];
+    st->rejected_wire = wire;
+    return 0;
+}
+
+/* Answers the status requests waiting on the status socket, at most 16 per call so that a flood
+ * of them cannot starve training; a malformed request is counted (rejected) and not answered. */
+static void answer_status(server_t *s) {
+    wire_msg_t m;
+    for (int i = 0; i < 16 && wire_recv(s->status_sock, &m, 0) == 1; i++) {
+        char tag[WIRE_TAG_MAX], err[512];
+        wire_reject_t reason = WIRE_REJECT_FRAMES;
+        Odac__StatusRequest *req = NULL;
+        if (m.n_parts == 3 && !m.dropped_parts &&
+            !strcmp(wire_msg_tag(&m, 1, tag), WIRE_TAG_STATUS_REQUEST))
+            req = wire_decode_status_request(wire_msg_data(&m, 2), wire_msg_size(&m, 2), &reason,
+                                             err, sizeof err);
+        else
+            snprintf(err, sizeof err, "status socket: a message of %d parts", m.n_parts);
+        if (!req) {
+            wire_rejects_note(&s->rejects, reason, "status request", err);
+            wire_msg_close(&m);
+            continue;
+        }
+        odac__status_request__free_unpacked(req, NULL);
+        Odac__Status st = ODAC__STATUS__INIT;
+        Odac__EvalReport ev = ODAC__EVAL_REPORT__INIT;
+        status_buffers_t b;
+        if (fill_status(s, &st, &ev, &b) != 0)
+            log_warn("status request not answered: out of memory");
+        else if (wire_send(s->status_sock, &m.part[0], WIRE_TAG_STATUS, &st.base, ZMQ_DONTWAIT))
+            log_warn("status reply not sent: %s", zmq_strerror(zmq_errno()));
+        status_buffers_free(&b);
+        wire_msg_close(&m);
+    }
+}
+
+/* The process's counters (learner_progress_record_t, learner_server.h: odac eval reads them too),
+ * saved inside learner.ckpt (learner_save_with) so that they always belong to the learner state
+ * beside them. */
+typedef learner_progress_record_t progress_record_t;
 
 static int save_checkpoint(server_t *s) {
     char path[sizeof s->run_path + 32], err[1024];
@@ -904,6 +1063,7 @@ static int parse_options(options_t *o, learner_config_t *cfg, env_spec_t *spec, 
     snprintf(o->run_dir, sizeof o->run_dir, "runs");
     snprintf(o->weights_bind, sizeof o->weights_bind, "tcp://127.0.0.1:5555");
     snprintf(o->stats_bind, sizeof o->stats_bind, "tcp://127.0.0.1:5556");
+    snprintf(o->status_endpoint, sizeof o->status_endpoint, "tcp://127.0.0.1:5557");
     snprintf(o->shards, sizeof o->shards, "tcp://127.0.0.1:5561");
     o->max_env_steps = 1000000;
     o->publish_every = 100;
@@ -957,8 +1117,10 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     s->dims.goal_dim = (uint32_t)s->spec.goal_dim;
     s->dims.action_dim = (uint32_t)s->spec.action_dim;
     s->dims.horizon = (uint32_t)s->spec.horizon;
-    const char *eps[] = {o->weights_bind, o->stats_bind, o->shards};
-    if (curve_check_exposure(eps, 3, o->keys[0] != 0, o->insecure, err, sizeof err) != 0) goto bad;
+    const char *eps[] = {o->weights_bind, o->stats_bind, o->shards, o->status_endpoint};
+    if (curve_check_exposure(eps, o->status_endpoint[0] ? 4 : 3, o->keys[0] != 0, o->insecure, err,
+                             sizeof err) != 0)
+        goto bad;
     if (strlen(o->run_token) > WIRE_MAX_TOKEN) {
         snprintf(err, sizeof err, "--run-token is longer than %d bytes", WIRE_MAX_TOKEN);
         goto bad;
@@ -1005,6 +1167,20 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     s->stats_pull = wire_socket_limited(s->zctx, ZMQ_PULL, o->stats_bind, 1, LEARNER_STATS_HWM, 0,
                                         WIRE_MAX_ACTOR_STATS_BYTES, err, sizeof err);
     if (!s->stats_pull) goto bad;
+    if (o->status_endpoint[0]) {
+        /* Requests are tiny; a peer sending a larger frame is dropped before it is buffered. An
+         * endpoint the user chose must bind; the default one may be taken by another learner on
+         * this machine, and then this one runs without a status socket. */
+        s->status_sock = wire_socket_limited(s->zctx, ZMQ_ROUTER, o->status_endpoint, 1, 16, 0,
+                                             WIRE_MAX_REQUEST_BYTES, err, sizeof err);
+        if (!s->status_sock && flags_was_set(table, n, "status-endpoint")) goto bad;
+        if (!s->status_sock)
+            log_error("no status socket (odac status) for this run: %s (set --status-endpoint)",
+                      err);
+        else
+            log_info("status endpoint %s (odac status %s%s%s)", o->status_endpoint,
+                     o->status_endpoint, o->keys[0] ? " --keys " : "", o->keys);
+    }
     char list[FLAGS_STR_MAX];
     snprintf(list, sizeof list, "%s", o->shards);
     for (char *save = NULL, *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
@@ -1087,6 +1263,7 @@ static void teardown(server_t *s) {
         if (s->shards[k].sock) zmq_close(s->shards[k].sock);
     if (s->pub) zmq_close(s->pub);
     if (s->stats_pull) zmq_close(s->stats_pull);
+    if (s->status_sock) zmq_close(s->status_sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
     if (s->progress) fclose(s->progress);
     tfevents_close(&s->events);
@@ -1127,7 +1304,7 @@ int learner_server_main(int argc, char **argv) {
     publish(s, 0);
     const char *done = NULL;
     long long since_publish = 0, since_ckpt = 0;
-    zmq_pollitem_t items[MAX_SHARDS + 1];
+    zmq_pollitem_t items[MAX_SHARDS + 2];
     heartbeat_init(&s->heartbeat, s->o.heartbeat_file);
     while (!stop_signal && !(done = finished_reason(s))) {
         heartbeat_beat(&s->heartbeat);
@@ -1138,8 +1315,10 @@ int learner_server_main(int argc, char **argv) {
         for (int k = 0; k < s->n_shards; k++)
             items[k] = (zmq_pollitem_t){s->shards[k].sock, 0, ZMQ_POLLIN, 0};
         items[s->n_shards] = (zmq_pollitem_t){s->stats_pull, 0, ZMQ_POLLIN, 0};
+        int n_items = s->n_shards + 1;
+        if (s->status_sock) items[n_items++] = (zmq_pollitem_t){s->status_sock, 0, ZMQ_POLLIN, 0};
         double t0 = now_s();
-        int rc = zmq_poll(items, s->n_shards + 1, timeout);
+        int rc = zmq_poll(items, n_items, timeout);
         if (s->n_ready == 0 && s->first_batch_time > 0) s->idle_s += now_s() - t0;
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("poll failed: %s", zmq_strerror(zmq_errno()));
@@ -1149,6 +1328,7 @@ int learner_server_main(int argc, char **argv) {
         for (int k = 0; k < s->n_shards; k++)
             if (items[k].revents & ZMQ_POLLIN) receive_from_shard(s, &s->shards[k]);
         if (items[s->n_shards].revents & ZMQ_POLLIN) receive_stats(s);
+        if (s->status_sock && (items[s->n_shards + 1].revents & ZMQ_POLLIN)) answer_status(s);
 
         if (s->n_ready > 0) {
             if (s->first_batch_time <= 0) {

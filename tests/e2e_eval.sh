@@ -67,7 +67,8 @@ rm -f "$work/frozen/run_finished"
 p=$((port + 40))
 "$bin/odac-learner" --config "$work/frozen/variant.json" --run-dir "$work" --run-id frozen \
   --resume --keys= --shards "tcp://127.0.0.1:$p" --weights-bind "tcp://127.0.0.1:$((p + 1))" \
-  --stats-bind "tcp://127.0.0.1:$((p + 2))" --max-env-steps 100000000 --log-every-s 0.2 \
+  --stats-bind "tcp://127.0.0.1:$((p + 2))" --status-endpoint "tcp://127.0.0.1:$((p + 4))" \
+  --max-env-steps 100000000 --log-every-s 0.2 \
   >"$work/frozen-learner.log" 2>&1 &
 pids+=($!)
 "$bin/odac-actor" --env box2d --actor-id 0 --seed 1 --num-envs 8 --eval-every 1 \

@@ -9,6 +9,7 @@
 #include "flags.h"
 #include "log.h"
 #include "odac_eval.h"
+#include "odac_status.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -331,6 +332,7 @@ int main(int argc, char **argv) {
     log_set_component("odac");
     if (argc >= 2 && !strcmp(argv[1], "keygen")) return keygen(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "eval")) return odac_eval_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "status")) return odac_status_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             printf("%s\n(see odac run --help)\n", usage);
@@ -338,7 +340,8 @@ int main(int argc, char **argv) {
         }
         fprintf(
             stderr,
-            "odac: expected the command 'run', 'eval' or 'keygen' (try: odac run --env box2d)\n");
+            "odac: expected the command 'run', 'eval', 'status' or 'keygen' (try: odac run --env "
+            "box2d)\n");
         return 2;
     }
     const flag_t table[] = {
@@ -459,6 +462,9 @@ int main(int argc, char **argv) {
                                          insert_eps[FLAGS_STR_MAX] = "";
     snprintf(weights_ep, sizeof weights_ep, "tcp://%s:%d", opt.host, port);
     snprintf(stats_ep, sizeof stats_ep, "tcp://%s:%d", opt.host, port + 1);
+    /* The learner's status socket: the next port of the range (base+5 on are the shards'). */
+    char status_ep[128];
+    snprintf(status_ep, sizeof status_ep, "tcp://%s:%d", opt.host, port + 2);
     for (int k = 0; k < opt.shards; k++) {
         int ins = port + 5 + 2 * k, smp = port + 6 + 2 * k;
         child_t *c = new_child(ROLE_REPLAY, k, "odac-replay");
@@ -484,6 +490,7 @@ int main(int argc, char **argv) {
     add_arg(l, "--shards=%s", sample_eps);
     add_arg(l, "--weights-bind=%s", weights_ep);
     add_arg(l, "--stats-bind=%s", stats_ep);
+    add_arg(l, "--status-endpoint=%s", status_ep);
     add_arg(l, "--seed=%lld", opt.seed);
     add_arg(l, "--max-env-steps=%lld", opt.max_env_steps);
     add_arg(l, "--target-distance=%g", opt.target_distance);
@@ -528,6 +535,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&sigterm_h, on_signal, SIGTERM);
     log_info("run %s: env %s, variant %s, %lld shard(s), %lld actor(s) x %lld envs; logs in %s",
              opt.run_id, opt.env, opt.variant, opt.shards, opt.actors, opt.num_envs, log_dir);
+    log_info("status: odac status %s%s%s", status_ep, opt.keys[0] ? " --keys " : "", opt.keys);
     for (int i = 0; i < n_children && !stopping; i++) spawn_child(&children[i]);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);

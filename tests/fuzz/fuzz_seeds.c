@@ -151,6 +151,54 @@ static void wire_seeds(const wire_dims_t *d, replay_shard_t *shard) {
     put_msg("fuzz_wire_sample_error", "refused", &se.base);
     se.code = ODAC__SAMPLE_ERROR__CODE__EXPIRED, se.message = "";
     put_msg("fuzz_wire_sample_error", "expired", &se.base);
+
+    Odac__StatusRequest sr;
+    odac__status_request__init(&sr);
+    sr.protocol_version = WIRE_PROTOCOL_VERSION;
+    put_msg("fuzz_wire_status_request", "valid", &sr.base);
+
+    /* A learner's answer: two shards, three actors, two progress columns, an evaluation. */
+    static char *names[] = {"alpha", "critic_loss"}, *eps[] = {"tcp://a:5561", "tcp://b:5563"};
+    static double pv[] = {0.25, 1.5}, secs[] = {0.1, 0.2, 0.3};
+    static uint64_t su[] = {100, 200}, au[] = {1, 2, 3};
+    static uint32_t inflight[] = {4, 0}, ids[] = {0, 1, 7};
+    static protobuf_c_boolean silent[] = {0, 1};
+    static float diag[] = {0.5f};
+    Odac__Status status;
+    odac__status__init(&status);
+    status.protocol_version = WIRE_PROTOCOL_VERSION, status.run_id = "run",
+    status.env_name = "box2d";
+    status.variant = "odac", status.updates = 1000, status.env_steps = 2000,
+    status.max_env_steps = 300000;
+    status.publish_version = 10, status.best_eval = 0.5;
+    ev.n_diag_mean = 1, ev.diag_mean = diag;
+    status.last_eval = &ev;
+    status.n_progress_names = status.n_progress_values = 2, status.progress_names = names;
+    status.progress_values = pv;
+    status.n_shard_endpoints = status.n_shard_size_transitions =
+        status.n_shard_inserted_transitions = 2;
+    status.n_shard_batches = status.n_shard_sample_waits = status.n_shard_requests_timed_out = 2;
+    status.n_shard_requests_refused = status.n_shard_in_flight = status.n_shard_silent = 2;
+    status.shard_endpoints = eps,
+    status.shard_size_transitions = status.shard_inserted_transitions = su;
+    status.shard_batches = status.shard_sample_waits = status.shard_requests_timed_out = su;
+    status.shard_requests_refused = su, status.shard_in_flight = inflight,
+    status.shard_silent = silent;
+    status.n_actor_ids = status.n_actor_env_steps = status.n_actor_episodes = 3;
+    status.n_actor_policy_versions = status.n_actor_policy_lags = status.n_actor_episodes_dropped =
+        3;
+    status.n_actor_seconds_since_stats = 3;
+    status.actor_ids = ids,
+    status.actor_env_steps = status.actor_episodes = status.actor_policy_versions = au;
+    status.actor_policy_lags = status.actor_episodes_dropped = au,
+    status.actor_seconds_since_stats = secs;
+    put_msg("fuzz_wire_status", "valid", &status.base);
+    status.last_eval = NULL, status.n_progress_names = status.n_progress_values = 0;
+    status.n_actor_ids = status.n_actor_env_steps = status.n_actor_episodes = 0;
+    status.n_actor_policy_versions = status.n_actor_policy_lags = status.n_actor_episodes_dropped =
+        0;
+    status.n_actor_seconds_since_stats = 0;
+    put_msg("fuzz_wire_status", "valid-no-actors", &status.base);
 }
 
 static void ckpt_seeds(replay_shard_t *shard) {

@@ -57,8 +57,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     (void)dims;
     Odac__SampleError *m = wire_decode_sample_error(data, len, &reason, err, sizeof err);
     if (m) REPACK(m), FREE(sample_error, m);
+#elif FUZZ_DECODER == 8
+    (void)dims;
+    Odac__StatusRequest *m = wire_decode_status_request(data, len, &reason, err, sizeof err);
+    if (m) REPACK(m), FREE(status_request, m);
+#elif FUZZ_DECODER == 9
+    (void)dims;
+    Odac__Status *m = wire_decode_status(data, len, &reason, err, sizeof err);
+    if (m) {
+        if (m->n_actor_policy_lags != m->n_actor_ids || m->n_shard_silent != m->n_shard_endpoints ||
+            m->n_progress_values != m->n_progress_names)
+            abort();
+        REPACK(m), FREE(status, m);
+    }
 #else
-#error "FUZZ_DECODER must name a decoder (0..7)"
+#error "FUZZ_DECODER must name a decoder (0..9)"
 #endif
     /* A refusal names a reason and says why. */
     if (!m && (reason == WIRE_OK || !err[0])) abort();
