@@ -7,14 +7,14 @@
 #
 # Which evaluation is "of that checkpoint": the learner's final checkpoint holds the policy after
 # its last update, while its last logged evaluation (progress.csv) is of a version the actor got
-# up to a second or 100 updates earlier, so the two generally differ (the first run of this test:
-# checkpoint 0.5090, last evaluation 0.5089 of version 177 while the checkpoint's last published
-# version was 185). So the test makes an evaluation it can attribute: it resumes a copy of the
-# run with a learner that gets no batches (its shard endpoint has no shard behind it), so it
-# never updates and every version it publishes is the checkpoint's policy, and an actor
-# (--eval-every 1) evaluates that policy. The assertion is that this logged evaluation (rows
+# up to a second or 100 updates earlier, so the two generally differ (runs of this test: the
+# checkpoint 2.5280 and 1.1795, the last logged evaluations 2.8381 of version 163 and 1.9297 of
+# version 175, the checkpoint's last published version 185). So the test makes an evaluation it
+# can attribute: it resumes a copy of the run with a learner that gets no batches (its shard
+# endpoint has no shard behind it), so it never updates and every version it publishes is the
+# checkpoint's policy, and an actor (--eval-every 1) evaluates that policy. The assertion is that this logged evaluation (rows
 # with the checkpoint's update count and a policy version published after the resume) equals
-# odac eval's final distance at the precision progress.csv keeps (%.4f). The first run's last
+# odac eval's final distance at the precision progress.csv keeps (%.4f). The training run's last
 # evaluation is printed beside it for the record, not asserted.
 # Usage: e2e_eval.sh BUILD_DIR
 set -euo pipefail
