@@ -12,10 +12,10 @@
 # version 175, the checkpoint's last published version 185). So the test makes an evaluation it
 # can attribute: it resumes a copy of the run with a learner that gets no batches (its shard
 # endpoint has no shard behind it), so it never updates and every version it publishes is the
-# checkpoint's policy, and an actor (--eval-every 1) evaluates that policy. The assertion is that this logged evaluation (rows
-# with the checkpoint's update count and a policy version published after the resume) equals
-# odac eval's final distance at the precision progress.csv keeps (%.4f). The training run's last
-# evaluation is printed beside it for the record, not asserted.
+# checkpoint's policy, and an actor (--eval-every 1) evaluates that policy. The assertion is that
+# this logged evaluation (rows with the checkpoint's update count and a policy version published
+# after the resume) equals odac eval's final distance at the precision progress.csv keeps
+# (%.4f). The training run's last evaluation is printed beside it for the record, not asserted.
 # Usage: e2e_eval.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_eval.sh BUILD_DIR}
