@@ -3,7 +3,8 @@
 # processes (launcher, learner, one shard, one actor of 8 envs); `odac eval` of its checkpoint with
 # the actors' evaluation settings (5 deterministic episodes, 8 envs in lockstep, fixed goal, no
 # action noise: deterministic) must give the final distance that the learner logged for an
-# evaluation of exactly that checkpoint's policy. Then bad inputs must be refused.
+# evaluation of exactly that checkpoint's policy. Then bad inputs must be refused, and the
+# pictures (--frames PNGs, --video MP4) must hold the expected frames.
 #
 # Which evaluation is "of that checkpoint": the learner's final checkpoint holds the policy after
 # its last update, while its last logged evaluation (progress.csv) is of a version the actor got
@@ -141,6 +142,34 @@ refused 2 "expected one run directory"
   [ "$(jget final_distance_mean "$work/lone.json" | awk '{ printf "%.4f", $1 }')" = "$mine" ] &&
   ok "a bare checkpoint with --env box2d evaluates as its run does" ||
   bad "a bare checkpoint with --env box2d: $(cat "$work/lone.json")"
+
+# 5. Pictures: --frames writes one PNG per frame, --video an MP4 that ffprobe decodes with the
+# same count: one frame after the reset and one per step (box2d: horizon 100), per round; the
+# episodes of a round are tiles side by side. Pictures do not change the result.
+H=100
+"$bin/odac" eval "$run" --episodes 2 --num-envs 2 --frames "$work/frames" --video "$work/v.mp4" \
+  --json >"$work/pic.json"
+n_png=$(ls "$work/frames" | grep -c '^frame_[0-9]*\.png$' || true)
+[ "$(jget frames "$work/pic.json")" = $((H + 1)) ] && [ "$n_png" = $((H + 1)) ] &&
+  [ "$(head -c 8 "$work/frames/frame_000000.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
+  ok "--frames: $n_png PNGs for one round of 2 episodes" || bad "--frames: $n_png PNGs, $(jget frames "$work/pic.json") reported"
+probe() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames,width,height -of csv=p=0 "$1"; }
+if command -v ffprobe >/dev/null; then
+  got=$(probe "$work/v.mp4")
+  [ "$got" = "640,240,$((H + 1))" ] && ok "--video decodes: width,height,frames $got" ||
+    bad "--video: ffprobe says '$got', want 640,240,$((H + 1))"
+  "$bin/odac" eval "$run" --episodes 2 --num-envs 1 --video "$work/v1.mp4" --json >"$work/pic1.json"
+  got=$(probe "$work/v1.mp4")
+  [ "$got" = "320,240,$((2 * (H + 1)))" ] && ok "--video of 2 rounds of 1 env: $got" ||
+    bad "--video of 2 rounds: ffprobe says '$got'"
+else
+  bad "ffprobe is missing (deploy/setup.sh installs ffmpeg)"
+fi
+[ "$(jget final_distance_mean "$work/pic.json" | awk '{ printf "%.4f", $1 }')" = "$mine" ] &&
+  ok "pictures leave the final distance as it was ($mine)" || bad "pictures changed the final distance"
+refused 2 "must be even" "$run" --frames "$work/f2" --width 321
+refused 1 "ffmpeg (failed|stopped reading)" "$run" --episodes 1 --video "$work/no-such-dir/v.mp4"
+refused 1 "--frames" "$run" --episodes 1 --frames /proc/no-such-dir/x
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -17,6 +17,7 @@
 #include "learner_server.h"
 #include "nn.h"
 #include "policy.h"
+#include "render.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <libgen.h>
@@ -33,7 +34,21 @@ typedef struct {
     long long episodes, seed, num_envs;
     char goal_mode[FLAGS_STR_MAX], env[FLAGS_STR_MAX], models_dir[FLAGS_STR_MAX];
     int json;
+    char video[FLAGS_STR_MAX], frames[FLAGS_STR_MAX]; /* empty: no pictures */
+    long long width, height, fps;
 } eval_options_t;
+
+/* Pictures of the episodes: every scored episode of a round is a tile of each frame (a grid of
+ * up to 4 columns), one frame after the reset and one after every step; rounds follow each
+ * other. */
+typedef struct {
+    render_t *r;
+    render_video_t *video;
+    int tiles, cols, rows, w, h; /* tile size w x h; frame (cols w) x (rows h) */
+    uint8_t *tile, *frame;
+    float *path; /* (n, horizon + 1, goal_dim) achieved goals of the round so far */
+    long long frames_written;
+} pictures_t;
 
 /* Per-episode results (episodes of them) and their summary. */
 typedef struct {
@@ -42,6 +57,7 @@ typedef struct {
     float *diag;     /* (episodes, ENV_DIAG_MAX) final diagnostics */
     float distance_mean, distance_std, success_rate;
     float diag_mean[ENV_DIAG_MAX];
+    long long frames; /* pictures written (--video, --frames) */
 } eval_result_t;
 
 static const char *usage =
@@ -143,12 +159,89 @@ static policy_t *policy_of(const learner_t *L, int n, char *err, size_t errcap) 
 
 /* Runs r->episodes episodes in rounds of n envs, as an actor's evaluation does. 0, or -1 with a
  * message. */
+static int pictures_open(pictures_t *pic, env_t *env, const eval_options_t *o, int n, char *err,
+                         size_t errcap) {
+    memset(pic, 0, sizeof *pic);
+    if (!o->video[0] && !o->frames[0]) return 0;
+    const env_spec_t *spec = env_spec(env);
+    pic->tiles = n < o->episodes ? n : (int)o->episodes;
+    pic->cols = pic->tiles < 4 ? pic->tiles : 4;
+    pic->rows = (pic->tiles + pic->cols - 1) / pic->cols;
+    pic->w = (int)o->width;
+    pic->h = (int)o->height;
+    pic->r = render_new(env, pic->w, pic->h, err, errcap);
+    if (!pic->r) return -1;
+    size_t fw = (size_t)pic->cols * pic->w, fh = (size_t)pic->rows * pic->h;
+    pic->tile = malloc((size_t)pic->w * pic->h * 3);
+    pic->frame = calloc(fw * fh * 3, 1);
+    pic->path = malloc((size_t)n * (spec->horizon + 1) * spec->goal_dim * sizeof(float));
+    if (!pic->tile || !pic->frame || !pic->path) {
+        snprintf(err, errcap, "out of memory for %zux%zu frames", fw, fh);
+        return -1;
+    }
+    if (o->frames[0] && mkdir(o->frames, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "--frames %s: %s", o->frames, strerror(errno));
+        return -1;
+    }
+    if (o->video[0]) {
+        pic->video = render_video_open(o->video, (int)fw, (int)fh, (int)o->fps, err, errcap);
+        if (!pic->video) return -1;
+    }
+    return 0;
+}
+
+static int pictures_close(pictures_t *pic, char *err, size_t errcap) {
+    int rc = render_video_close(&pic->video, err, errcap);
+    render_free(pic->r);
+    free(pic->tile);
+    free(pic->frame);
+    free(pic->path);
+    memset(pic, 0, sizeof *pic);
+    return rc;
+}
+
+/* One frame of the round at step t (0: after the reset) for its first k envs. */
+static int pictures_frame(pictures_t *pic, env_batch_t *envs, const env_spec_t *spec,
+                          const float *achieved, const float *goal, int t, int k,
+                          const eval_options_t *o, char *err, size_t errcap) {
+    if (!pic->r) return 0;
+    int G = spec->goal_dim, H1 = spec->horizon + 1;
+    size_t fw = (size_t)pic->cols * pic->w;
+    memset(pic->frame, 0, fw * pic->rows * pic->h * 3);
+    for (int i = 0; i < k; i++) {
+        float *path = pic->path + (size_t)i * H1 * G;
+        memcpy(path + (size_t)t * G, achieved + (size_t)i * G, (size_t)G * sizeof(float));
+        if (render_frame(pic->r, env_batch_get(envs, i), goal + (size_t)i * G, path, t + 1,
+                         pic->tile, err, errcap) != 0)
+            return -1;
+        size_t x0 = (size_t)(i % pic->cols) * pic->w, y0 = (size_t)(i / pic->cols) * pic->h;
+        for (int y = 0; y < pic->h; y++)
+            memcpy(pic->frame + ((y0 + y) * fw + x0) * 3, pic->tile + (size_t)y * pic->w * 3,
+                   (size_t)pic->w * 3);
+    }
+    if (pic->video && render_video_frame(pic->video, pic->frame, err, errcap) != 0) return -1;
+    if (o->frames[0]) {
+        char path[FLAGS_STR_MAX + 32];
+        snprintf(path, sizeof path, "%s/frame_%06lld.png", o->frames, pic->frames_written);
+        if (render_write_png(path, pic->frame, (int)fw, pic->rows * pic->h, err, errcap) != 0)
+            return -1;
+    }
+    pic->frames_written++;
+    return 0;
+}
+
 static int run_episodes(policy_t *p, const env_spec_t *spec, const eval_options_t *o,
-                        eval_result_t *r, char *err, size_t errcap) {
+                        eval_result_t *r, pictures_t *pic, char *err, size_t errcap) {
     env_goal_mode_t mode = strcmp(o->goal_mode, "random") == 0 ? ENV_GOAL_RANDOM : ENV_GOAL_FIXED;
     int n = (int)o->num_envs, O = spec->obs_dim, G = spec->goal_dim, A = spec->action_dim;
     env_batch_t *envs = env_batch_new(spec->name, mode, n, (uint64_t)o->seed, err, errcap);
     if (!envs) return -1;
+    if (pictures_open(pic, env_batch_get(envs, 0), o, n, err, errcap) != 0) {
+        char ignored[16];
+        pictures_close(pic, ignored, sizeof ignored);
+        env_batch_free(envs);
+        return -1;
+    }
     float *obs = malloc((size_t)n * O * sizeof(float));
     float *achieved = malloc((size_t)n * G * sizeof(float));
     float *goal = malloc((size_t)n * G * sizeof(float));
@@ -164,12 +257,16 @@ static int run_episodes(policy_t *p, const env_spec_t *spec, const eval_options_
         for (int i = 0; i < n; i++)
             env_reset(env_batch_get(envs, i), obs + (size_t)i * O, achieved + (size_t)i * G,
                       goal + (size_t)i * G);
+        int scored = r->episodes - done < n ? r->episodes - done : n;
+        if (pictures_frame(pic, envs, spec, achieved, goal, 0, scored, o, err, errcap)) goto out;
         for (int t = 0; t < spec->horizon; t++) {
             if (policy_act(p, obs, goal, n, 1, NULL, actions) != 0) {
                 snprintf(err, errcap, "policy inference failed");
                 goto out;
             }
             if (env_batch_step(envs, actions, obs, achieved, info, err, errcap) != 0) goto out;
+            if (pictures_frame(pic, envs, spec, achieved, goal, t + 1, scored, o, err, errcap))
+                goto out;
             if (info[0].horizon_reached) break;
         }
         for (int i = 0; i < n && done < r->episodes; i++, done++) {
@@ -196,6 +293,14 @@ static int run_episodes(policy_t *p, const env_spec_t *spec, const eval_options_
     for (int d = 0; d < spec->n_diag; d++) r->diag_mean[d] = (float)(diag_sum[d] / m);
     rc = 0;
 out:
+    r->frames = pic->frames_written;
+    if (pic->r) {
+        char why[512] = "";
+        if (pictures_close(pic, why, sizeof why) != 0 && rc == 0) {
+            snprintf(err, errcap, "%s", why);
+            rc = -1;
+        }
+    }
     free(obs);
     free(achieved);
     free(goal);
@@ -225,6 +330,9 @@ static void print_text(const char *ckpt, const env_spec_t *spec, const learner_c
             printf(" %-16.4f", (double)r->diag[(size_t)k * ENV_DIAG_MAX + d]);
         printf("\n");
     }
+    if (r->frames)
+        printf("%lld frames%s%s%s%s\n", r->frames, o->video[0] ? " in " : "", o->video,
+               o->frames[0] ? " and as PNGs in " : "", o->frames);
     printf("summary: final distance %.4f +- %.4f, success rate %.3f (threshold %g)",
            (double)r->distance_mean, (double)r->distance_std, (double)r->success_rate,
            (double)spec->success_threshold);
@@ -272,6 +380,9 @@ static int print_json(const char *ckpt, const env_spec_t *spec, const learner_co
     for (int d = 0; d < r->n_diag; d++)
         cJSON_AddNumberToObject(dm, spec->diag_names[d], r->diag_mean[d]);
     cJSON_AddItemToObject(root, "diagnostics_mean", dm);
+    cJSON_AddNumberToObject(root, "frames", (double)r->frames);
+    if (o->video[0]) cJSON_AddStringToObject(root, "video", o->video);
+    if (o->frames[0]) cJSON_AddStringToObject(root, "frames_dir", o->frames);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) return -1;
@@ -281,7 +392,7 @@ static int print_json(const char *ckpt, const env_spec_t *spec, const learner_co
 }
 
 int odac_eval_main(int argc, char **argv) {
-    eval_options_t o = {5, 0, 1, "fixed", "", "", 0};
+    eval_options_t o = {5, 0, 1, "fixed", "", "", 0, "", "", 320, 240, 25};
     const flag_t table[] = {
         {"episodes", FLAG_INT, &o.episodes, 1, EVAL_MAX_EPISODES, "episodes to run"},
         {"seed", FLAG_INT, &o.seed, 0, 2147483647, "seed of the envs (random goals)"},
@@ -292,6 +403,14 @@ int odac_eval_main(int argc, char **argv) {
          "the env the checkpoint must be from (needed without the run's variant.json)"},
         {"models-dir", FLAG_STRING, o.models_dir, 0, -1, "MJCF models directory of the robot envs"},
         {"json", FLAG_BOOL, &o.json, 0, -1, "print one JSON object"},
+        {"video", FLAG_STRING, o.video, 0, -1,
+         "write the episodes as an MP4 video (H.264 by the ffmpeg program; the episodes of a round "
+         "are tiles of each frame)"},
+        {"frames", FLAG_STRING, o.frames, 0, -1,
+         "write every frame as DIR/frame_NNNNNN.png (created if missing)"},
+        {"width", FLAG_INT, &o.width, 16, 4096, "width of each episode's tile (even)"},
+        {"height", FLAG_INT, &o.height, 16, 4096, "height of each episode's tile (even)"},
+        {"fps", FLAG_INT, &o.fps, 1, 240, "frames per second of --video"},
     };
     const int n_table = sizeof table / sizeof *table;
     char err[2048];
@@ -322,6 +441,11 @@ int odac_eval_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (o.width % 2 || o.height % 2) {
+        fprintf(stderr, "odac eval: --width and --height must be even (got %lldx%lld)\n", o.width,
+                o.height);
+        return 2;
+    }
     if (o.models_dir[0]) env_set_models_dir(o.models_dir);
 
     char ckpt[FLAGS_STR_MAX * 2 + 32], variant[FLAGS_STR_MAX * 2 + 32];
@@ -343,14 +467,16 @@ int odac_eval_main(int argc, char **argv) {
         learner_free(L);
         return 1;
     }
-    eval_result_t r = {(int)o.episodes, 0, NULL, NULL, 0, 0, 0, {0}};
+    eval_result_t r = {(int)o.episodes, 0, NULL, NULL, 0, 0, 0, {0}, 0};
     r.distance = calloc((size_t)r.episodes, sizeof *r.distance);
     r.diag = calloc((size_t)r.episodes * ENV_DIAG_MAX, sizeof *r.diag);
     policy_t *p = policy_of(L, (int)o.num_envs, err, sizeof err);
+    pictures_t pic;
+    memset(&pic, 0, sizeof pic);
     int status = 1;
     if (!r.distance || !r.diag) {
         snprintf(err, sizeof err, "out of memory for %d episodes", r.episodes);
-    } else if (p && run_episodes(p, &spec, &o, &r, err, sizeof err) == 0) {
+    } else if (p && run_episodes(p, &spec, &o, &r, &pic, err, sizeof err) == 0) {
         if (o.json)
             status = print_json(ckpt, &spec, &cfg, learner_updates(L), &rec, &o, &r) ? 1 : 0;
         else
