@@ -142,14 +142,17 @@ static void learn(learner_variant_t variant, int updates) {
            "alpha %.3f, discount %.3f, model log-std %.2f ",
            learner_variant_name(variant), after, updates, secs, before, random, s.alpha.mean,
            s.discount.mean, s.model_log_std.mean);
-    /* Seen over seeds 1-6: 0.01-0.08 for both variants, random 1.9-2.4. */
+    /* Seen over seeds 1-6: ODAC 0.013-0.022 at 5,000 updates, her-distance 0.01-0.08 at 2,000;
+     * random 1.9-2.4. */
     CU_ASSERT(after < 0.25 * random);
     CU_ASSERT(after < 0.3);
     learner_free(L);
 }
 
 static void test_learn_odac(void) {
-    learn(LEARNER_ODAC, 2000);
+    /* 5,000 updates: on a machine without AVX-512 (OpenBLAS path) 2,000 left ODAC at 0.20-0.42
+     * over seeds 1-6 (still improving); 5,000 reach 0.013-0.022 there. */
+    learn(LEARNER_ODAC, 5000);
 }
 static void test_learn_her_distance(void) {
     learn(LEARNER_HER_DISTANCE, 2000);
