@@ -60,7 +60,7 @@ static void test_reset_fixed(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     float obs[DIM], ag[DIM], dg[DIM];
     env_reset(env, obs, ag, dg);
-    const float start[DIM] = {0.0f, 0.4f, 0.2f, HINGE_X, HINGE_Y - ARM, HANDLE_Z};
+    const float start[DIM] = {0.0f, 0.6f, 0.2f, HINGE_X, HINGE_Y - ARM, HANDLE_Z};
     const float goal[DIM] = {0.0f, 0.625f, 0.125f, 0.175f, 0.8f, 0.125f}; /* authors' values */
     for (int i = 0; i < DIM; i++) {
         CU_ASSERT_DOUBLE_EQUAL(obs[i], start[i], 1e-6);

@@ -52,7 +52,7 @@ static void test_reset_fixed(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     float obs[DIM], ag[DIM], dg[DIM];
     env_reset(env, obs, ag, dg);
-    const float start[DIM] = {0.0f, 0.6f, 0.2f, HANDLE_OPEN_X, HANDLE_Y, HANDLE_Z};
+    const float start[DIM] = {0.4f, 0.6f, 0.2f, HANDLE_OPEN_X, HANDLE_Y, HANDLE_Z};
     const float goal[DIM] = {0.32f, 0.66f, 0.07f, 0.115f, 0.69f, 0.16f}; /* authors' values */
     for (int i = 0; i < DIM; i++) {
         CU_ASSERT_DOUBLE_EQUAL(obs[i], start[i], 1e-6);
