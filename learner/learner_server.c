@@ -41,7 +41,8 @@ typedef struct {
     int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
     int tensorboard;
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
-    double reward_scale, reward_scale_k, fixed_alpha, her_eps, model_std_min, model_std_max;
+    double reward_scale, reward_scale_k, fixed_alpha, target_entropy, her_eps, model_std_min;
+    double model_std_max;
     double norm_clip, random_eps, action_noise;
     long long random_steps;
 } options_t;
@@ -241,6 +242,8 @@ static int build_table(options_t *o, flag_t *t) {
     F("clamp-discount", FLAG_BOOL, &o->clamp_discount, 0, -1, "clamp gamma_q by the prior gamma");
     F("time-kl-sign", FLAG_INT, &o->time_kl_sign, -1, 1, "-1 derivation, +1 authors' code");
     F("fixed-alpha", FLAG_DOUBLE, &o->fixed_alpha, 0, 1e6, "fixed temperature (0: auto-tuned)");
+    F("target-entropy", FLAG_DOUBLE, &o->target_entropy, -1e3, 1e3,
+      "entropy the tuned temperature aims at (nats; default -action_dim, SAC's)");
     F("model-state-log-std", FLAG_BOOL, &o->model_state_log_std, 0, -1,
       "state-dependent outcome model log-std");
     F("her-eps", FLAG_DOUBLE, &o->her_eps, 0, 1e6, "success threshold of her-sparse");
@@ -299,6 +302,7 @@ static void options_from_config(options_t *o, const learner_config_t *c) {
     o->clamp_discount = c->clamp_discount;
     o->time_kl_sign = c->time_kl_sign;
     o->fixed_alpha = c->fixed_alpha ? c->alpha_init : 0;
+    o->target_entropy = isnan(c->target_entropy) ? -(double)c->action_dim : c->target_entropy;
     o->model_state_log_std = c->model_state_log_std;
     o->her_eps = c->her_eps;
     o->model_std_min = exp(c->model_log_std_min);
@@ -337,6 +341,7 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
     c->time_kl_sign = (int)o->time_kl_sign;
     c->fixed_alpha = o->fixed_alpha > 0;
     if (c->fixed_alpha) c->alpha_init = (float)o->fixed_alpha;
+    c->target_entropy = (float)o->target_entropy;
     c->model_state_log_std = o->model_state_log_std;
     c->her_eps = (float)o->her_eps;
     if (!(o->model_std_max > o->model_std_min)) {

@@ -171,5 +171,19 @@ refused 2 "must be even" "$run" --frames "$work/f2" --width 321
 refused 1 "ffmpeg (failed|stopped reading)" "$run" --episodes 1 --video "$work/no-such-dir/v.mp4"
 refused 1 "--frames" "$run" --episodes 1 --frames /proc/no-such-dir/x
 
+# 6. --trace: one CSV row per step of every scored episode (3 episodes in rounds of 2 envs: 300
+# rows), and each episode's last row holds the final distance the summary averages.
+"$bin/odac" eval "$run" --episodes 3 --num-envs 2 --trace "$work/trace.csv" --json >"$work/trace.json"
+header=$(head -n 1 "$work/trace.csv")
+rows=$(($(wc -l <"$work/trace.csv") - 1))
+last_mean=$(awk -F, 'NR > 1 && $2 == 100 { s += $NF; n++ } END { if (n == 3) printf "%.5f", s / n }' "$work/trace.csv")
+summary=$(jget final_distance_mean "$work/trace.json")
+# The rows carry 5 decimals: the two means agree within their rounding.
+[ "$header" = "episode,step,action_0,action_1,achieved_0,achieved_1,distance" ] && [ "$rows" = 300 ] &&
+  awk -v a="$last_mean" -v b="$summary" 'BEGIN { d = a - b; exit !(a != "" && d < 2e-5 && d > -2e-5) }' &&
+  ok "--trace: $rows rows, last steps' mean distance $last_mean as the summary" ||
+  bad "--trace: header '$header', $rows rows, last steps' mean '$last_mean', summary $(cat "$work/trace.json")"
+refused 1 "--trace" "$run" --episodes 1 --trace /proc/no-such-dir/t.csv
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end learning check of ODAC on a robot task: the real processes train window (fixed goal,
 # the per-env defaults) from a fixed seed, and the evaluation final distance must fall from the
-# untrained policy's 0.40 (the hand at its start, the window open) to at most 0.25 within 100,000
-# env steps: the hand has learned to reach its part of the goal, 0.20 away from solving the task
-# (closing the window, the rest of the way, takes ODAC about 300,000 steps; see README "Learning").
-# It asserts the outcome, not the time. Usage: e2e_window_learns.sh BUILD_DIR
+# untrained policy's 0.26 (the hand at its start, the window open) to at most 0.15 within 100,000
+# env steps. Reaching the hand's part of the goal alone leaves the handle 0.20 from its goal, so
+# 0.15 means the policy has learned to push the handle part of the way (ODAC's runs reached 0.10
+# by 40,000-50,000 steps, then stayed there; see README "Learning"). It asserts the outcome, not
+# the time. Usage: e2e_window_learns.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_window_learns.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-XXXXXX")
@@ -12,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
 budget=100000
 "$build/bin/odac" run --env window --variant odac --seed 1 --actors 1 --shards 1 \
-  --target-distance 0.25 --max-env-steps "$budget" --run-dir "$work" --run-id e2e \
+  --target-distance 0.15 --max-env-steps "$budget" --run-dir "$work" --run-id e2e \
   --base-port "$port" </dev/null || { echo "FAIL: launcher exited with $?"; tail -n 50 "$work"/e2e/logs/*.log; exit 1; }
 csv="$work/e2e/progress.csv"
 [ -s "$csv" ] || { echo "FAIL: no progress.csv"; exit 1; }
@@ -30,10 +31,10 @@ read -r best bad_q < <(awk -F, -v budget="$budget" '
     if (q == "nan" || q == "inf" || q == "-inf") bad++ }
   END { print (b == "" ? "none" : b), bad + 0 }' "$csv")
 echo "best evaluation final distance within $budget env steps: $best; non-finite q rows: $bad_q"
-if [ "$best" != none ] && [ "$bad_q" -eq 0 ] && awk -v b="$best" 'BEGIN { exit !(b <= 0.25) }'; then
+if [ "$best" != none ] && [ "$bad_q" -eq 0 ] && awk -v b="$best" 'BEGIN { exit !(b <= 0.15) }'; then
   echo "1 passed, 0 failed"
 else
-  echo "FAIL: window's evaluation final distance never reached 0.25 (or q was not finite)"
+  echo "FAIL: window's evaluation final distance never reached 0.15 (or q was not finite)"
   echo "0 passed, 1 failed"
   exit 1
 fi

@@ -36,7 +36,29 @@ typedef struct {
     int json;
     char video[FLAGS_STR_MAX], frames[FLAGS_STR_MAX]; /* empty: no pictures */
     long long width, height, fps;
+    char trace[FLAGS_STR_MAX]; /* empty: no per-step CSV */
 } eval_options_t;
+
+/* --trace: one CSV row per step of every scored episode (the action taken and the achieved goal
+ * after it), so where a policy stops short can be read off its path. */
+static void trace_header(FILE *f, const env_spec_t *spec) {
+    fprintf(f, "episode,step");
+    for (int k = 0; k < spec->action_dim; k++) fprintf(f, ",action_%d", k);
+    for (int k = 0; k < spec->goal_dim; k++) fprintf(f, ",achieved_%d", k);
+    fprintf(f, ",distance\n");
+}
+
+static void trace_rows(FILE *f, const env_spec_t *spec, int first_episode, int scored, int step,
+                       const float *actions, const float *achieved, const env_step_info_t *info) {
+    for (int i = 0; i < scored; i++) {
+        fprintf(f, "%d,%d", first_episode + i, step);
+        for (int k = 0; k < spec->action_dim; k++)
+            fprintf(f, ",%.4f", (double)actions[(size_t)i * spec->action_dim + k]);
+        for (int k = 0; k < spec->goal_dim; k++)
+            fprintf(f, ",%.5f", (double)achieved[(size_t)i * spec->goal_dim + k]);
+        fprintf(f, ",%.5f\n", (double)info[i].distance);
+    }
+}
 
 /* Pictures of the episodes: every scored episode of a round is a tile of each frame (a grid of
  * up to 4 columns), one frame after the reset and one after every step; rounds follow each
@@ -231,7 +253,7 @@ static int pictures_frame(pictures_t *pic, env_batch_t *envs, const env_spec_t *
 }
 
 static int run_episodes(policy_t *p, const env_spec_t *spec, const eval_options_t *o,
-                        eval_result_t *r, pictures_t *pic, char *err, size_t errcap) {
+                        eval_result_t *r, pictures_t *pic, FILE *trace, char *err, size_t errcap) {
     env_goal_mode_t mode = strcmp(o->goal_mode, "random") == 0 ? ENV_GOAL_RANDOM : ENV_GOAL_FIXED;
     int n = (int)o->num_envs, O = spec->obs_dim, G = spec->goal_dim, A = spec->action_dim;
     env_batch_t *envs = env_batch_new(spec->name, mode, n, (uint64_t)o->seed, err, errcap);
@@ -265,6 +287,7 @@ static int run_episodes(policy_t *p, const env_spec_t *spec, const eval_options_
                 goto out;
             }
             if (env_batch_step(envs, actions, obs, achieved, info, err, errcap) != 0) goto out;
+            if (trace) trace_rows(trace, spec, done, scored, t + 1, actions, achieved, info);
             if (pictures_frame(pic, envs, spec, achieved, goal, t + 1, scored, o, err, errcap))
                 goto out;
             if (info[0].horizon_reached) break;
@@ -392,7 +415,7 @@ static int print_json(const char *ckpt, const env_spec_t *spec, const learner_co
 }
 
 int odac_eval_main(int argc, char **argv) {
-    eval_options_t o = {5, 0, 1, "fixed", "", "", 0, "", "", 320, 240, 25};
+    eval_options_t o = {5, 0, 1, "fixed", "", "", 0, "", "", 320, 240, 25, ""};
     const flag_t table[] = {
         {"episodes", FLAG_INT, &o.episodes, 1, EVAL_MAX_EPISODES, "episodes to run"},
         {"seed", FLAG_INT, &o.seed, 0, 2147483647, "seed of the envs (random goals)"},
@@ -411,6 +434,8 @@ int odac_eval_main(int argc, char **argv) {
         {"width", FLAG_INT, &o.width, 16, 4096, "width of each episode's tile (even)"},
         {"height", FLAG_INT, &o.height, 16, 4096, "height of each episode's tile (even)"},
         {"fps", FLAG_INT, &o.fps, 1, 240, "frames per second of --video"},
+        {"trace", FLAG_STRING, o.trace, 0, -1,
+         "write every step of every episode (action, achieved goal, distance) as CSV to FILE"},
     };
     const int n_table = sizeof table / sizeof *table;
     char err[2048];
@@ -474,16 +499,27 @@ int odac_eval_main(int argc, char **argv) {
     pictures_t pic;
     memset(&pic, 0, sizeof pic);
     int status = 1;
+    FILE *trace = NULL;
     if (!r.distance || !r.diag) {
         snprintf(err, sizeof err, "out of memory for %d episodes", r.episodes);
-    } else if (p && run_episodes(p, &spec, &o, &r, &pic, err, sizeof err) == 0) {
-        if (o.json)
-            status = print_json(ckpt, &spec, &cfg, learner_updates(L), &rec, &o, &r) ? 1 : 0;
-        else
-            print_text(ckpt, &spec, &cfg, learner_updates(L), &rec, &o, &r), status = 0;
-        if (status) snprintf(err, sizeof err, "out of memory for the JSON output");
+    } else if (o.trace[0] && !(trace = fopen(o.trace, "w"))) {
+        snprintf(err, sizeof err, "--trace %s: %s", o.trace, strerror(errno));
+    } else if (p) {
+        if (trace) trace_header(trace, &spec);
+        if (run_episodes(p, &spec, &o, &r, &pic, trace, err, sizeof err) == 0) {
+            if (o.json)
+                status = print_json(ckpt, &spec, &cfg, learner_updates(L), &rec, &o, &r) ? 1 : 0;
+            else
+                print_text(ckpt, &spec, &cfg, learner_updates(L), &rec, &o, &r), status = 0;
+            if (status) snprintf(err, sizeof err, "out of memory for the JSON output");
+        }
     }
-    if (status) fprintf(stderr, "odac eval: %s\n", err);
+    if (trace && fclose(trace) != 0 && status == 0) {
+        fprintf(stderr, "odac eval: --trace %s: %s\n", o.trace, strerror(errno));
+        status = 1;
+    } else if (status) {
+        fprintf(stderr, "odac eval: %s\n", err);
+    }
     policy_free(p);
     free(r.distance);
     free(r.diag);
