@@ -100,9 +100,10 @@ void learner_config_default(learner_config_t *cfg) {
  *   are only O(c r) and with k = 10 the Q differences between actions stayed tiny (q_mean about
  *   0.3, alpha about 1e-4): ODAC never moved the block in 500k steps on seeds 2 and 3 (0.158).
  *   With k = 100, seeds 2 and 3 reached 0.015 and 0.023 at 300k (first below 0.05 at 62k-72k).
- *   Window and faucet keep k = 10: k = 100 gave 0.105 and 0.166 at 300k (seed 1) against 0.088
- *   and 0.033 with k = 10. Seed 1 of fetch-push with k = 100 stayed at 0.098 at 500k (block moved,
- *   not to the goal): 2 of 3 seeds solve it.
+ *   Window and faucet keep k = 10: from the scenes' present starts, k = 100 left window where
+ *   k = 10 does (0.09-0.13 at 230k, seed 1) and gave faucet 0.037, 0.148, 0.157 at 300k (seeds
+ *   1-3) against 0.060, 0.012, 0.087 with k = 10. Seed 1 of fetch-push with k = 100 stayed at
+ *   0.098 at 500k (block moved, not to the goal): 2 of 3 seeds solve it.
  * - sawyer-push hidden 64,64 (the paper's 400,300 runs at about 90 updates/s here, so its 500k
  *   budget takes hours): 0.016 at 500k (seed 1, first success at 156k); --hidden 400,300 restores
  *   the paper's size.
