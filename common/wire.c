@@ -30,6 +30,27 @@ static int all_finite(const float *x, size_t n) {
     return 1;
 }
 
+/* An evaluation report, wherever one travels (actor stats, the status reply): finite, in range,
+ * at most WIRE_MAX_EVAL_DIAG diagnostics. 0, or -1 with *reason and err set ("WHAT: ..."). */
+static int check_eval_report(const Odac__EvalReport *e, const char *what, wire_reject_t *reason,
+                             char *err, size_t errcap) {
+    if (!isfinite(e->final_distance_mean) || !isfinite(e->final_distance_std) ||
+        !isfinite(e->success_rate))
+        REJECT(WIRE_REJECT_NONFINITE, "%s: evaluation holds NaN or infinity", what);
+    if (e->success_rate < 0 || e->success_rate > 1 || e->final_distance_mean < 0)
+        REJECT(WIRE_REJECT_DIMS, "%s: evaluation values out of range", what);
+    if (e->n_diag_mean > WIRE_MAX_EVAL_DIAG)
+        REJECT(WIRE_REJECT_DIMS, "%s: evaluation has %zu diagnostics (at most %d)", what,
+               e->n_diag_mean, WIRE_MAX_EVAL_DIAG);
+    for (size_t d = 0; d < e->n_diag_mean; d++)
+        if (!isfinite(e->diag_mean[d]))
+            REJECT(WIRE_REJECT_NONFINITE, "%s: evaluation diagnostic %zu is %g", what, d,
+                   (double)e->diag_mean[d]);
+    return 0;
+fail:
+    return -1;
+}
+
 size_t wire_max_episode_bytes(const wire_dims_t *d) {
     size_t floats = (size_t)(d->horizon + 1) * (d->obs_dim + d->goal_dim) +
                     (size_t)d->horizon * d->action_dim + d->goal_dim;
@@ -373,21 +394,8 @@ Odac__ActorStats *wire_decode_actor_stats(const void *data, size_t len, wire_rej
            "actor stats")
     if (msg->run_token && strlen(msg->run_token) > WIRE_MAX_TOKEN)
         REJECT(WIRE_REJECT_OVERSIZED, "actor stats: run token over %d bytes", WIRE_MAX_TOKEN);
-    if (msg->eval) {
-        const Odac__EvalReport *e = msg->eval;
-        if (!isfinite(e->final_distance_mean) || !isfinite(e->final_distance_std) ||
-            !isfinite(e->success_rate))
-            REJECT(WIRE_REJECT_NONFINITE, "actor stats: evaluation holds NaN or infinity");
-        if (e->success_rate < 0 || e->success_rate > 1 || e->final_distance_mean < 0)
-            REJECT(WIRE_REJECT_DIMS, "actor stats: evaluation values out of range");
-        if (e->n_diag_mean > WIRE_MAX_EVAL_DIAG)
-            REJECT(WIRE_REJECT_DIMS, "actor stats: evaluation has %zu diagnostics (at most %d)",
-                   e->n_diag_mean, WIRE_MAX_EVAL_DIAG);
-        for (size_t d = 0; d < e->n_diag_mean; d++)
-            if (!isfinite(e->diag_mean[d]))
-                REJECT(WIRE_REJECT_NONFINITE, "actor stats: evaluation diagnostic %zu is %g", d,
-                       (double)e->diag_mean[d]);
-    }
+    if (msg->eval && check_eval_report(msg->eval, "actor stats", reason, err, errcap) != 0)
+        goto fail;
     return msg;
 fail:
     if (msg) odac__actor_stats__free_unpacked(msg, NULL);
@@ -461,16 +469,8 @@ Odac__Status *wire_decode_status(const void *data, size_t len, wire_reject_t *re
         if (actor_lists[k] != actors)
             REJECT(WIRE_REJECT_DIMS, "status: actor list %zu has %zu entries, %zu actors", k,
                    actor_lists[k], actors);
-    if (msg->last_eval) {
-        const Odac__EvalReport *e = msg->last_eval;
-        if (!isfinite(e->final_distance_mean) || !isfinite(e->final_distance_std) ||
-            !isfinite(e->success_rate) || e->n_diag_mean > WIRE_MAX_EVAL_DIAG ||
-            !all_finite(e->diag_mean, e->n_diag_mean))
-            REJECT(WIRE_REJECT_NONFINITE,
-                   "status: the evaluation holds NaN, infinity or more "
-                   "than %d diagnostics",
-                   WIRE_MAX_EVAL_DIAG);
-    }
+    if (msg->last_eval && check_eval_report(msg->last_eval, "status", reason, err, errcap) != 0)
+        goto fail;
     return msg;
 fail:
     if (msg) odac__status__free_unpacked(msg, NULL);

@@ -1,7 +1,7 @@
 /* Wire layer, the status socket's messages: a StatusRequest and a Status with shards, actors, an
  * evaluation and progress columns round-trip; lists of unequal lengths, too many actors, shards or
- * columns, a NaN evaluation, a wrong version, an oversized payload and garbage are refused with a
- * reason. */
+ * columns, a NaN or out-of-range evaluation, a wrong version, an oversized payload and garbage are
+ * refused with a reason. */
 #include "testutil.h"
 #include "wire.h"
 #include <math.h>
@@ -125,6 +125,20 @@ static void test_refusals(void) {
     make_status(&st, &ev);
     ev.final_distance_mean = NAN;
     CU_ASSERT_EQUAL(decode_reason(&st), WIRE_REJECT_NONFINITE);
+    /* The evaluation is checked as in actor stats: in range, finite diagnostics, few enough. */
+    make_status(&st, &ev);
+    ev.success_rate = 1.5f;
+    CU_ASSERT_EQUAL(decode_reason(&st), WIRE_REJECT_DIMS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "status: evaluation values out of range"));
+    make_status(&st, &ev);
+    float bad_diag[2] = {0.5f, NAN};
+    ev.diag_mean = bad_diag;
+    CU_ASSERT_EQUAL(decode_reason(&st), WIRE_REJECT_NONFINITE);
+    static float many_diag[WIRE_MAX_EVAL_DIAG + 1];
+    make_status(&st, &ev);
+    ev.n_diag_mean = WIRE_MAX_EVAL_DIAG + 1;
+    ev.diag_mean = many_diag;
+    CU_ASSERT_EQUAL(decode_reason(&st), WIRE_REJECT_DIMS);
     make_status(&st, &ev);
     ev.n_diag_mean = 0;
     st.best_eval = NAN; /* only the evaluation must be finite */
