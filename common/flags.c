@@ -334,3 +334,18 @@ int flags_write_json(const flag_t *flags, int n_flags, const char *path, char *e
     }
     return 0;
 }
+
+int flags_parse_one(const flag_t *flags, int n_flags, int argc, char **argv, const char *usage_line,
+                    const char **arg, int *n_pos, char *err, size_t errcap) {
+    char **positional = calloc((size_t)argc + 1, sizeof *positional);
+    *arg = NULL;
+    *n_pos = 0;
+    if (!positional) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int rc = flags_parse(flags, n_flags, argc, argv, usage_line, positional, n_pos, err, errcap);
+    if (*n_pos == 1) *arg = positional[0];
+    free(positional);
+    return rc;
+}

@@ -26,6 +26,10 @@ typedef struct {
  * refused unless positional is non-NULL, in which case they are left in positional[0..*n_pos). */
 int flags_parse(const flag_t *flags, int n_flags, int argc, char **argv, const char *usage_line,
                 char **positional, int *n_pos, char *err, size_t errcap);
+/* flags_parse for a command that takes exactly one positional argument (odac eval RUN_DIR, odac
+ * status ENDPOINT): *arg is it, or NULL when there were none or several (*n_pos says how many). */
+int flags_parse_one(const flag_t *flags, int n_flags, int argc, char **argv, const char *usage_line,
+                    const char **arg, int *n_pos, char *err, size_t errcap);
 void flags_usage(FILE *out, const flag_t *flags, int n_flags, const char *usage_line);
 /* Writes every option's current value as one JSON object (e.g. a run's variant.json). */
 int flags_write_json(const flag_t *flags, int n_flags, const char *path, char *err, size_t errcap);

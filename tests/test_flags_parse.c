@@ -1,5 +1,6 @@
-/* flags: precedence (default < config file < environment < command line) and clear errors for
- * unknown options, bad numbers, out-of-range values and bad config files. */
+/* flags: precedence (default < config file < environment < command line), clear errors for
+ * unknown options, bad numbers, out-of-range values and bad config files, and one positional
+ * argument among the options (flags_parse_one). */
 #include "flags.h"
 #include "testutil.h"
 #include <stdio.h>
@@ -110,9 +111,39 @@ static void test_errors_name_the_option(void) {
     expect_error(3, a9, "/nonexistent/odac.json");
 }
 
+/* flags_parse_one: the one positional argument wherever it stands, NULL for none or several. */
+static void test_one_positional(void) {
+    const char *arg;
+    int n_pos;
+    defaults();
+    char *a1[] = {"prog", "--count", "7", "runs/x", "--fresh"};
+    CU_ASSERT_EQUAL(flags_parse_one(table, N, 5, a1, "usage: test", &arg, &n_pos, err, sizeof err),
+                    0);
+    CU_ASSERT_EQUAL(n_pos, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(arg);
+    CU_ASSERT_STRING_EQUAL(arg, "runs/x");
+    CU_ASSERT_EQUAL(count, 7);
+    CU_ASSERT_EQUAL(fresh, 1);
+    char *a2[] = {"prog", "--count", "7"};
+    CU_ASSERT_EQUAL(flags_parse_one(table, N, 3, a2, "usage: test", &arg, &n_pos, err, sizeof err),
+                    0);
+    CU_ASSERT_EQUAL(n_pos, 0);
+    CU_ASSERT_PTR_NULL(arg);
+    char *a3[] = {"prog", "a", "b"};
+    CU_ASSERT_EQUAL(flags_parse_one(table, N, 3, a3, "usage: test", &arg, &n_pos, err, sizeof err),
+                    0);
+    CU_ASSERT_EQUAL(n_pos, 2);
+    CU_ASSERT_PTR_NULL(arg);
+    char *a4[] = {"prog", "a", "--count", "1000"};
+    CU_ASSERT_NOT_EQUAL(
+        flags_parse_one(table, N, 4, a4, "usage: test", &arg, &n_pos, err, sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--count"));
+}
+
 int main(void) {
     const test_case_t cases[] = {{"precedence", test_precedence},
                                  {"errors name the option", test_errors_name_the_option},
+                                 {"one positional", test_one_positional},
                                  {NULL, NULL}};
     return test_run_suite("flags", cases);
 }

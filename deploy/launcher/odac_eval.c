@@ -439,12 +439,9 @@ int odac_eval_main(int argc, char **argv) {
     };
     const int n_table = sizeof table / sizeof *table;
     char err[2048];
-    char **positional = calloc((size_t)argc + 1, sizeof *positional);
-    int n_pos = 0;
-    if (!positional) return 1;
-    int rc = flags_parse(table, n_table, argc, argv, usage, positional, &n_pos, err, sizeof err);
-    const char *target = n_pos == 1 ? positional[0] : NULL;
-    free(positional);
+    const char *target;
+    int n_pos;
+    int rc = flags_parse_one(table, n_table, argc, argv, usage, &target, &n_pos, err, sizeof err);
     if (rc == 1) return 0;
     if (rc != 0) {
         fprintf(stderr, "odac eval: %s\n", err);

@@ -168,12 +168,9 @@ int odac_status_main(int argc, char **argv) {
     };
     const int n_table = sizeof table / sizeof *table;
     char err[1024];
-    char **positional = calloc((size_t)argc + 1, sizeof *positional);
-    int n_pos = 0;
-    if (!positional) return 1;
-    int rc = flags_parse(table, n_table, argc, argv, usage, positional, &n_pos, err, sizeof err);
-    const char *endpoint = n_pos == 1 ? positional[0] : NULL;
-    free(positional);
+    const char *endpoint;
+    int n_pos;
+    int rc = flags_parse_one(table, n_table, argc, argv, usage, &endpoint, &n_pos, err, sizeof err);
     if (rc == 1) return 0;
     if (rc != 0) {
         fprintf(stderr, "odac status: %s\n", err);
