@@ -78,5 +78,8 @@ int env_mj_hand_slides(const env_mj_t *mj, int body, const char *const slides[3]
                        int *qpos_adr, int *dof_adr, char *err, size_t errcap);
 /* L2 distance between two goal vectors of n floats. */
 float env_l2_distance(const float *a, const float *b, int n);
+/* The step info of a 6-D goal hand xyz ++ object xyz (window, faucet): distance over all 6,
+ * diag[0] the hand's and diag[1] the object's 3-D distance to the goal. */
+void env_hand_object_info(const float *achieved_goal, const double *goal, env_step_info_t *info);
 
 #endif

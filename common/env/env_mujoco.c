@@ -157,6 +157,19 @@ int env_mj_hand_slides(const env_mj_t *mj, int body, const char *const slides[3]
     return 0;
 }
 
+void env_hand_object_info(const float *achieved_goal, const double *goal, env_step_info_t *info) {
+    double hand2 = 0.0, object2 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        double dh = (double)achieved_goal[i] - goal[i];
+        double dobj = (double)achieved_goal[3 + i] - goal[3 + i];
+        hand2 += dh * dh;
+        object2 += dobj * dobj;
+    }
+    info->distance = (float)sqrt(hand2 + object2);
+    info->diag[0] = (float)sqrt(hand2);
+    info->diag[1] = (float)sqrt(object2);
+}
+
 float env_l2_distance(const float *a, const float *b, int n) {
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {

@@ -20,7 +20,6 @@
  *
  * The mocap target accumulates the actions, as in the authors' envs; it is not observed. */
 #include "env_internal.h"
-#include <math.h>
 #include <mujoco/mujoco.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,16 +162,7 @@ static void win_step(void *state, const float *action, float *obs, float *achiev
     env_mj_drive_mocap(&s->mj, s->mocap, here, action, WIN_MOVE_SCALE, WIN_MAX_LEAD, win_target_low,
                        win_target_high);
     win_observe(s, obs, achieved_goal);
-    double hand2 = 0.0, handle2 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        double dh = (double)achieved_goal[i] - s->goal[i];
-        double dw = (double)achieved_goal[3 + i] - s->goal[3 + i];
-        hand2 += dh * dh;
-        handle2 += dw * dw;
-    }
-    info->distance = (float)sqrt(hand2 + handle2);
-    info->diag[0] = (float)sqrt(hand2);
-    info->diag[1] = (float)sqrt(handle2);
+    env_hand_object_info(achieved_goal, s->goal, info);
 }
 
 static float win_distance(const void *state, const float *achieved_goal,
