@@ -11,6 +11,7 @@
 #include "learner_core.h"
 #include "log.h"
 #include "nn.h"
+#include "learner_video.h"
 #include "tfevents.h"
 #include "wire.h"
 #include <errno.h>
@@ -37,7 +38,7 @@ typedef struct {
     int insecure;
     double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
-    long long time_kl_sign, max_updates;
+    long long time_kl_sign, max_updates, video_every;
     int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
     int tensorboard;
     double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
@@ -150,6 +151,8 @@ typedef struct {
     progress_row_t last_row; /* the last row written (n 0: none yet), for status queries */
     tfevents_t *events;      /* TensorBoard event file of this process (NULL: --no-tensorboard) */
     heartbeat_t heartbeat;
+    learner_video_t video; /* --video-every */
+    int video_due;         /* an evaluation made a video due: film at the next loop turn */
 } server_t;
 
 static volatile sig_atomic_t stop_signal;
@@ -277,6 +280,9 @@ static int build_table(options_t *o, flag_t *t) {
       "the run's token (ODAC_RUN_TOKEN; the launcher sets it): actor stats without it are "
       "ignored, so only the run's own actors count and can end it (empty: any sender)");
     F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
+    F("video-every", FLAG_INT, &o->video_every, 0, 1e9,
+      "every N evaluations, film one deterministic episode of the current policy into "
+      "runs/<run-id>/videos/update_U.mp4 (odac eval --video in a child process; 0: never)");
     F("tensorboard", FLAG_BOOL, &o->tensorboard, 0, -1,
       "also write every progress row to runs/<run-id>/events.out.tfevents.* (TensorBoard scalars "
       "at step = updates; a new file per start; --no-tensorboard: none)");
@@ -595,6 +601,7 @@ static void receive_stats(server_t *s) {
             s->have_eval = 1;
             if (st->eval->final_distance_mean < s->best_eval)
                 s->best_eval = st->eval->final_distance_mean;
+            if (learner_video_on_eval(&s->video)) s->video_due = 1;
         }
         odac__actor_stats__free_unpacked(st, NULL);
     }
@@ -1153,6 +1160,7 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     char path[sizeof s->run_path + 32];
     snprintf(path, sizeof path, "%s/variant.json", s->run_path);
     if (flags_write_json(table, n, path, err, sizeof err) != 0) goto bad;
+    if (learner_video_init(&s->video, o->video_every, s->run_path, err, sizeof err) != 0) goto bad;
 
     nn_set_threads((int)o->threads);
     s->learner = learner_new(&s->cfg, err, sizeof err);
@@ -1272,6 +1280,7 @@ static void teardown(server_t *s) {
     if (s->zctx) zmq_ctx_term(s->zctx);
     if (s->progress) fclose(s->progress);
     tfevents_close(&s->events);
+    learner_video_poll(&s->video, 1);
     learner_free(s->learner);
 }
 
@@ -1362,6 +1371,16 @@ int learner_server_main(int argc, char **argv) {
         if (since_ckpt >= s->o.checkpoint_every) {
             save_checkpoint(s);
             since_ckpt = 0;
+        }
+        learner_video_poll(&s->video, 0);
+        if (s->video_due) { /* the checkpoint first: the child films what it holds */
+            char err[512];
+            s->video_due = 0;
+            if (save_checkpoint(s) == 0) {
+                since_ckpt = 0;
+                if (learner_video_start(&s->video, learner_updates(s->learner), err, sizeof err))
+                    log_warn("video: %s", err);
+            }
         }
         if (now_s() - s->last_log >= s->o.log_every_s) log_progress(s);
     }
