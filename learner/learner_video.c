@@ -8,12 +8,29 @@
 #include <libgen.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
+
+/* 1 when PATH holds an executable ffmpeg, which odac eval --video pipes its frames into. */
+static int have_ffmpeg(void) {
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/bin:/bin";
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        char candidate[LEARNER_VIDEO_PATH_MAX];
+        snprintf(candidate, sizeof candidate, "%.*s/ffmpeg", (int)(len ? len : 1),
+                 len ? path : ".");
+        if (access(candidate, X_OK) == 0) return 1;
+        path += len;
+        if (*path == ':') path++;
+    }
+    return 0;
+}
 
 int learner_video_init(learner_video_t *v, long long every, const char *run_path, char *err,
                        size_t errcap) {
@@ -33,6 +50,12 @@ int learner_video_init(learner_video_t *v, long long every, const char *run_path
         snprintf(err, errcap,
                  "--video-every needs the odac program beside odac-learner: %.3000s: %s",
                  v->program, strerror(errno));
+        return -1;
+    }
+    if (!have_ffmpeg()) {
+        snprintf(err, errcap,
+                 "--video-every needs the ffmpeg program on PATH (Debian's ffmpeg package; the "
+                 "container image leaves it out: film its runs with odac eval --video elsewhere)");
         return -1;
     }
     snprintf(v->run_path, sizeof v->run_path, "%.4000s", run_path);

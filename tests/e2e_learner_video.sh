@@ -3,7 +3,8 @@
 # box2d run whose actor evaluates every 8 episodes and whose learner films every 3rd evaluation
 # must leave videos/update_U.mp4 files that ffprobe decodes as one episode (320x240, one frame
 # after the reset and one per step: 101), each with its log beside it and a line in the learner's
-# log; a run without the option has no videos directory. Usage: e2e_learner_video.sh BUILD_DIR
+# log; a run without the option has no videos directory, and without ffmpeg on PATH the option is
+# refused at start. Usage: e2e_learner_video.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_learner_video.sh BUILD_DIR}
 bin="$build/bin"
@@ -39,6 +40,15 @@ done
   >"$work/plain.log" 2>&1 || bad "run without --video-every exited with $?"
 [ -s "$work/plain/progress.csv" ] && [ ! -e "$work/plain/videos" ] &&
   ok "without --video-every: no videos directory" || bad "without --video-every: $(ls "$work/plain")"
+
+# Without ffmpeg the option is refused at start, naming what is missing.
+set +e
+out=$(PATH=/nonexistent "$bin/odac-learner" --env box2d --video-every 2 --run-dir "$work" \
+  --run-id no-ffmpeg 2>&1)
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "needs the ffmpeg program" <<<"$out" && ok "no ffmpeg on PATH: refused (exit 2)" ||
+  bad "no ffmpeg on PATH: exit $rc, $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
