@@ -99,7 +99,8 @@ void learner_config_default(learner_config_t *cfg) {
  * - fetch-push k = 100: with the clamp the target is y = (1 - gamma) c r + gamma V', so values
  *   are only O(c r) and with k = 10 the Q differences between actions stayed tiny (q_mean about
  *   0.3, alpha about 1e-4): ODAC never moved the block in 500k steps on seeds 2 and 3 (0.158).
- *   With k = 100, seeds 2 and 3 reached 0.015 and 0.023 at 300k (first below 0.05 at 62k-72k).
+ *   With k = 100, seeds 2 and 3 reached 0.015 and 0.023 at 300k (first below 0.05 at 62k-72k),
+ *   and 0.015 and 0.018 at 500k in runs of the full budget (first met at 198k and 129k).
  *   Window and faucet keep k = 10: from the scenes' present starts, k = 100 left window where
  *   k = 10 does (0.09-0.13 at 230k, seed 1) and gave faucet 0.037, 0.148, 0.157 at 300k (seeds
  *   1-3) against 0.060, 0.012, 0.087 with k = 10. Seed 1 of fetch-push with k = 100 stayed at
