@@ -9,9 +9,9 @@
 #include "flags.h"
 #include "heartbeat.h"
 #include "learner_core.h"
+#include "learner_video.h"
 #include "log.h"
 #include "nn.h"
-#include "learner_video.h"
 #include "tfevents.h"
 #include "wire.h"
 #include <errno.h>
