@@ -4,10 +4,40 @@
  * Adam, Polyak averaging and weight messages all work over one flat array. */
 #ifndef ODAC_NN_H
 #define ODAC_NN_H
+#include <stdatomic.h>
 #include <stddef.h>
 #include "rng.h"
 
 #define NN_MAX_LAYERS 8
+
+/* ---- thread pool (nn_pool.c): the learner's own threads for splitting a pass ---- */
+#define NN_POOL_MAX_THREADS 64
+typedef struct nn_pool nn_pool_t;
+/* A job: called once on each of the pool's threads, tid 0 (the caller) to nthreads - 1. */
+typedef void (*nn_pool_fn_t)(void *ctx, int tid, int nthreads);
+/* threads (1 to NN_POOL_MAX_THREADS) counts the caller: threads - 1 workers are started. NULL on
+ * a bad count or when a thread cannot be created. */
+nn_pool_t *nn_pool_new(int threads);
+void nn_pool_free(nn_pool_t *p);         /* stops and joins the workers; NULL is a no-op */
+int nn_pool_threads(const nn_pool_t *p); /* 1 for NULL */
+/* Runs fn on every thread of p and returns when all have finished (a barrier). With p NULL or one
+ * thread: fn(ctx, 0, 1) on the caller. Not reentrant: fn must not call nn_pool_run on p. */
+void nn_pool_run(nn_pool_t *p, nn_pool_fn_t fn, void *ctx);
+/* Per-thread scratch of at least floats floats (64-byte aligned), allocated here, never during a
+ * run; nn_pool_scratch(p, tid) is thread tid's. 0 or -1 (out of memory). */
+int nn_pool_reserve_scratch(nn_pool_t *p, size_t floats);
+float *nn_pool_scratch(nn_pool_t *p, int tid);
+/* A spinning barrier for the n threads of one job (they are all running: no sleeping). */
+typedef struct {
+    atomic_int arrived;
+    atomic_uint phase;
+    int n;
+} nn_barrier_t;
+void nn_barrier_init(nn_barrier_t *b, int n);
+void nn_barrier_wait(nn_barrier_t *b);
+/* Thread tid's share [lo, hi) of n items cut into blocks of align (the last may be short):
+ * contiguous, in tid order, covering [0, n). */
+void nn_pool_share(int n, int tid, int nthreads, int align, int *lo, int *hi);
 
 /* ---- primitives ---- */
 /* out (B, out_dim) = in (B, in_dim) @ W (in_dim, out_dim) + b (out_dim). */
@@ -38,6 +68,7 @@ typedef struct {
     float *grad_a, *grad_b;        /* (max_batch, widest layer) scratch for backward */
     float *weights_t;     /* (largest layer's in x out) scratch: weights transposed (kernels) */
     size_t weights_t_cap; /* floats in weights_t */
+    nn_pool_t *pool;      /* NULL: passes run on the caller alone (nn_mlp_work_set_pool) */
 } nn_mlp_work_t;
 
 /* Allocates params and initialises like PyTorch's nn.Linear (uniform +-1/sqrt(fan_in)).
@@ -54,6 +85,13 @@ size_t nn_mlp_param_count(int in_dim, const int *hidden, int n_hidden, int out_d
 void nn_mlp_bind(nn_mlp_t *m, float *params);
 int nn_mlp_work_init(nn_mlp_work_t *w, const nn_mlp_t *m, int max_batch);
 void nn_mlp_work_free(nn_mlp_work_t *w);
+/* Splits w's passes (forward, infer, backward) between the threads of pool (NULL: none). Each
+ * output element is computed by exactly the same operations in the same order whatever the thread
+ * count: forward rows go to threads whole; a backward layer's weight-gradient rows and its input
+ * gradient's columns are split, so no sum is ever split between threads. Layers that are not on
+ * the hand-written kernels (nn_set_simd, large layers with several BLAS threads) run on the caller
+ * alone. The pool must outlive w's use of it. 0, or -1 when its scratch cannot be allocated. */
+int nn_mlp_work_set_pool(nn_mlp_work_t *w, nn_pool_t *pool);
 /* out (B, out_dim) = mlp(in (B, in_dim)); keeps activations in w. B <= w->max_batch. */
 void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out);
 /* Forward without keeping activations for backward (inference, target computation); w's grad_a,
@@ -68,6 +106,17 @@ void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int
  * the same values as clearing it and calling nn_mlp_backward, without the clearing pass. */
 void nn_mlp_backward_set(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
                          float *dparams, float *din);
+/* Two independent passes at once, e.g. the twin critics' (both works on the same pool, or
+ * none): the pool's threads form two groups, the first half on pass 0, and each group splits its
+ * pass as above; results are those of two separate calls. The backward accumulates (+=) like
+ * nn_mlp_backward; dparams[k], din[k] may be NULL. */
+void nn_mlp_forward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
+                     const float *const in[2], const int B[2], float *const out[2]);
+void nn_mlp_infer2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2], const float *const in[2],
+                   const int B[2], float *const out[2]);
+void nn_mlp_backward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
+                      const float *const dout[2], const int B[2], float *const dparams[2],
+                      float *const din[2]);
 /* Floating point operations of one forward (and of forward+backward with both gradients). */
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B);
 
@@ -111,6 +160,11 @@ int nn_adam_init(nn_adam_t *a, size_t n, float lr);
 void nn_adam_free(nn_adam_t *a);
 /* params -= lr * mhat / (sqrt(vhat) + eps), bias-corrected, torch's formulation. */
 void nn_adam_step(nn_adam_t *a, float *params, const float *grads);
+/* The same step split between threads: each calls nn_adam_step_range on its own [lo, hi) (lo a
+ * multiple of 16), then one calls nn_adam_advance. Element for element what nn_adam_step does. */
+void nn_adam_step_range(const nn_adam_t *a, float *params, const float *grads, size_t lo,
+                        size_t hi);
+void nn_adam_advance(nn_adam_t *a);
 /* target = (1 - tau) * target + tau * source. */
 void nn_polyak(float *target, const float *source, size_t n, float tau);
 

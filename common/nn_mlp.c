@@ -497,6 +497,51 @@ static void kernel_input_grad(float *dx, const float *g, const float *W, int B, 
     }
 }
 
+/* Thread tid's share (of nthreads) of kernel_weight_grad: a block of dW's rows (or, for a
+ * narrow layer stored transposed, of its columns). Every element is the same sum over the B rows
+ * as in the whole call. */
+static void kernel_weight_grad_part(float *dW, const float *x, const float *g, int B, int in,
+                                    int out, int accumulate, int tid, int nthreads) {
+    epilogue_t e = {NULL, accumulate, 0, NULL, 0, NULL};
+    int lo, hi;
+    if (out >= 16 || in < 16) {
+        nn_pool_share(in, tid, nthreads, in >= 2 * TILE_ROWS * nthreads ? TILE_ROWS : 1, &lo, &hi);
+        if (lo < hi)
+            gemm_broadcast(hi - lo, out, B, x + lo, 1, in, g, out, dW + (size_t)lo * out, out, 0,
+                           &e);
+    } else {
+        nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
+        if (lo < hi)
+            gemm_broadcast(out, hi - lo, B, g, 1, out, x + lo, in, dW + (size_t)lo * out, out, 1,
+                           &e);
+    }
+}
+
+/* Thread tid's share of kernel_input_grad: a block of dx's columns (with their gate and column
+ * sums), from the matching rows of W transposed into wt. The dot-product case (in < 16 <= out)
+ * is not split: thread 0 does it whole. */
+static void kernel_input_grad_part(float *dx, const float *g, const float *W, int B, int in,
+                                   int out, const float *gate, float *col_sums, float *wt, int tid,
+                                   int nthreads) {
+    if (!(in >= 16 || out < 16)) {
+        if (tid == 0) kernel_input_grad(dx, g, W, B, in, out, gate, col_sums, wt);
+        return;
+    }
+    int lo, hi;
+    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
+    if (lo >= hi) return;
+    int nb = hi - lo;
+    const float *Wt = W + lo; /* (out, in) view: W itself when out is 1 */
+    ptrdiff_t ldb = in;
+    if (in > 1 && out > 1) { /* rows lo..hi of W (in, out), transposed: (out, nb) */
+        transpose(wt, W + (size_t)lo * out, nb, out);
+        Wt = wt;
+        ldb = nb;
+    }
+    epilogue_t e = {NULL, 0, 0, gate ? gate + lo : NULL, in, col_sums ? col_sums + lo : NULL};
+    gemm_broadcast(B, nb, out, g, out, 1, Wt, ldb, dx + lo, in, 0, &e);
+}
+
 #endif /* NN_HAVE_KERNELS */
 
 /* ---- primitives ---- */
@@ -632,62 +677,113 @@ void nn_mlp_work_free(nn_mlp_work_t *w) {
     memset(w, 0, sizeof *w);
 }
 
+int nn_mlp_work_set_pool(nn_mlp_work_t *w, nn_pool_t *pool) {
+    if (pool && nn_pool_reserve_scratch(pool, w->weights_t_cap) != 0) return -1;
+    w->pool = pool;
+    return 0;
+}
+
 /* 1 when layer l runs on the kernels with w's scratch. */
 static int layer_on_kernels(const nn_mlp_t *m, const nn_mlp_work_t *w, int l) {
     int in = m->sizes[l], out = m->sizes[l + 1];
     return w->weights_t && (size_t)in * out <= w->weights_t_cap && use_kernels(in, out);
 }
 
-/* One layer l: y = x W_l + b_l, ReLU unless it is the output layer. */
-static void mlp_layer(const nn_mlp_t *m, nn_mlp_work_t *w, int l, const float *x, float *y, int B) {
+/* One layer l: y = x W_l + b_l, ReLU unless it is the output layer; wt is kernel scratch. */
+static void mlp_layer(const nn_mlp_t *m, const nn_mlp_work_t *w, int l, const float *x, float *y,
+                      int B, float *wt) {
     int in = m->sizes[l], out = m->sizes[l + 1], relu = l + 1 < m->n_layers;
 #ifdef NN_HAVE_KERNELS
     if (layer_on_kernels(m, w, l)) {
-        kernel_forward(y, x, m->W[l], m->b[l], B, in, out, relu, w->weights_t);
+        kernel_forward(y, x, m->W[l], m->b[l], B, in, out, relu, wt);
         return;
     }
 #else
     (void)w;
+    (void)wt;
 #endif
     mm_forward_bias(y, x, m->W[l], m->b[l], B, in, out, relu);
 }
 
-void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
+/* Rows r0..r1 of a forward (keep: activations into w, as nn_mlp_forward) or of an inference
+ * (intermediates in w's grad buffers, at the same row offsets). Rows are independent, so any split
+ * of the batch gives every row the same result. */
+static void forward_rows(const nn_mlp_t *m, const nn_mlp_work_t *w, const float *in, int r0, int r1,
+                         float *out, int keep, float *wt) {
+    int L = m->n_layers, B = r1 - r0;
     if (B <= 0) return;
-    int L = m->n_layers;
-    memcpy(w->act[0], in, (size_t)B * m->sizes[0] * sizeof(float));
-    for (int l = 0; l < L; l++) mlp_layer(m, w, l, w->act[l], w->act[l + 1], B);
-    memcpy(out, w->act[L], (size_t)B * m->sizes[L] * sizeof(float));
-}
-
-void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
-    if (B <= 0) return;
-    int L = m->n_layers;
-    const float *x = in;
+    const float *x = in + (size_t)r0 * m->sizes[0];
+    if (keep) {
+        memcpy(w->act[0] + (size_t)r0 * m->sizes[0], x, (size_t)B * m->sizes[0] * sizeof(float));
+        x = w->act[0] + (size_t)r0 * m->sizes[0];
+    }
     for (int l = 0; l < L; l++) {
-        float *y = l + 1 == L ? out : (l % 2 == 0 ? w->grad_a : w->grad_b);
-        mlp_layer(m, w, l, x, y, B);
+        size_t off = (size_t)r0 * m->sizes[l + 1];
+        float *y = keep ? w->act[l + 1] + off
+                        : (l + 1 == L ? out + off : (l % 2 == 0 ? w->grad_a : w->grad_b) + off);
+        mlp_layer(m, w, l, x, y, B, wt);
         x = y;
     }
+    if (keep) memcpy(out + (size_t)r0 * m->sizes[L], x, (size_t)B * m->sizes[L] * sizeof(float));
 }
 
-/* nn_mlp_backward and nn_mlp_backward_set: dparams += (accumulate) or = the gradient. */
-static void mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
-                         float *dparams, float *din, int accumulate) {
-    int L = m->n_layers;
+/* 1 when a pass of w over B rows can be split between n threads: several, every layer on the
+ * kernels (whose per-element order the split keeps), and rows enough to share. */
+static int split_passes(const nn_mlp_t *m, const nn_mlp_work_t *w, int B, int n) {
+    if (n < 2 || B < 2 * n) return 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!layer_on_kernels(m, w, l)) return 0;
+    return 1;
+}
+
+#define ROW_ALIGN 6 /* rows per share of a forward: the broadcast kernel's tile height */
+
+/* One pass over a net: a forward (keep: activations kept, as nn_mlp_forward), an inference, or a
+ * backward (dparams += or = the gradient). */
+typedef enum { PASS_FORWARD, PASS_INFER, PASS_BACKWARD } pass_kind_t;
+typedef struct {
+    pass_kind_t kind;
+    const nn_mlp_t *m;
+    const nn_mlp_work_t *w;
+    const float *in; /* forward, infer: input; backward: dout */
+    float *out;      /* forward, infer: output; backward: din (may be NULL) */
+    float *dparams;
+    int B, accumulate;
+} pass_t;
+
+/* Thread tid's part of a forward or inference over n threads: a block of rows. wt: the thread's
+ * scratch. */
+static void forward_part(const pass_t *p, int tid, int n, float *wt) {
+    int r0 = 0, r1 = p->B;
+    if (n > 1) nn_pool_share(p->B, tid, n, ROW_ALIGN, &r0, &r1);
+    forward_rows(p->m, p->w, p->in, r0, r1, p->out, p->kind == PASS_FORWARD, wt);
+}
+
+/* Thread tid's part of a backward over n threads (n > 1 only when split_passes holds), with
+ * bar between layers: each layer's weight-gradient rows and input-gradient columns are shared
+ * out; thread 0 does the rest. With n = 1: the whole backward. */
+static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, float *wt) {
+    const nn_mlp_t *m = p->m;
+    const nn_mlp_work_t *w = p->w;
+    int L = m->n_layers, B = p->B, accumulate = p->accumulate;
+    float *dparams = p->dparams, *din = p->out;
     if (dparams && !accumulate) {
-        if (B <= 0) {
-            memset(dparams, 0, m->n_params * sizeof(float));
-            return;
+        if (tid == 0) {
+            if (B <= 0) {
+                memset(dparams, 0, m->n_params * sizeof(float));
+            } else { /* bias gradients are sums taken as their rows go by: they start from 0;
+                      * weight gradients are stored by the kernels, or cleared before OpenBLAS
+                      * adds to them */
+                for (int l = 0; l < L; l++)
+                    memset(dparams + (m->b[l] - m->params), 0,
+                           (size_t)m->sizes[l + 1] * sizeof(float));
+            }
         }
-        /* Bias gradients are sums taken as their rows go by: they start from 0. Weight
-         * gradients are stored by the kernels, or cleared below before OpenBLAS adds to them. */
-        for (int l = 0; l < L; l++)
-            memset(dparams + (m->b[l] - m->params), 0, (size_t)m->sizes[l + 1] * sizeof(float));
+        if (B > 0 && n > 1) nn_barrier_wait(bar);
     }
     if (B <= 0) return;
     /* g: gradient with respect to layer l's output (pre-ReLU once masked). */
-    const float *g = dout;
+    const float *g = p->in;
     float *bufs[2] = {w->grad_a, w->grad_b};
     int g_ready = 0; /* g already through layer l's ReLU and its bias sums taken (kernels) */
     for (int l = L - 1; l >= 0; l--) {
@@ -695,7 +791,9 @@ static void mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout,
         float *dW = dparams ? dparams + (m->W[l] - m->params) : NULL;
         float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
         float *dx = l > 0 ? bufs[l % 2] : din;
-        if (!g_ready) {
+        /* Split, only the output layer comes here unready (the kernels gate every hidden one),
+         * and its column sums read g without changing it. */
+        if (!g_ready && tid == 0) {
             if (l + 1 < L) /* hidden layer: g is a work buffer here; through the ReLU, with db */
                 relu_mask_col_sums((float *)g, w->act[l + 1], db, B, out);
             else if (db)
@@ -704,14 +802,19 @@ static void mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout,
         g_ready = 0;
 #ifdef NN_HAVE_KERNELS
         if (layer_on_kernels(m, w, l)) {
-            if (dW) kernel_weight_grad(dW, w->act[l], g, B, in, out, accumulate);
-            if (dx) {
-                /* The layer below's ReLU and bias sums happen as dx is stored. */
-                float *db_below = l > 0 && dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
-                kernel_input_grad(dx, g, m->W[l], B, in, out, l > 0 ? w->act[l] : NULL, db_below,
-                                  w->weights_t);
-                g_ready = l > 0;
+            /* The layer below's ReLU and bias sums happen as dx is stored. */
+            float *db_below = l > 0 && dparams && dx ? dparams + (m->b[l - 1] - m->params) : NULL;
+            const float *gate = l > 0 ? w->act[l] : NULL;
+            if (n > 1) {
+                if (dW) kernel_weight_grad_part(dW, w->act[l], g, B, in, out, accumulate, tid, n);
+                if (dx)
+                    kernel_input_grad_part(dx, g, m->W[l], B, in, out, gate, db_below, wt, tid, n);
+                if (l > 0) nn_barrier_wait(bar); /* dx is the next layer's g */
+            } else {
+                if (dW) kernel_weight_grad(dW, w->act[l], g, B, in, out, accumulate);
+                if (dx) kernel_input_grad(dx, g, m->W[l], B, in, out, gate, db_below, wt);
             }
+            g_ready = dx && l > 0;
             g = dx;
             continue;
         }
@@ -725,14 +828,111 @@ static void mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout,
     }
 }
 
+/* Thread tid's part of pass p shared by n threads (thread 0 alone when it cannot be split).
+ * pool_tid: the thread's index in the whole pool, which picks its scratch (two groups run at
+ * once, and their threads of the same tid must not share one). */
+static void pass_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, int pool_tid) {
+    if (n > 1 && !split_passes(p->m, p->w, p->B, n)) {
+        if (tid != 0) return;
+        n = 1;
+    }
+    float *wt = tid == 0 ? p->w->weights_t : nn_pool_scratch(p->w->pool, pool_tid);
+    if (p->kind == PASS_BACKWARD)
+        backward_part(p, tid, n, bar, wt);
+    else
+        forward_part(p, tid, n, wt);
+}
+
+/* One or two independent passes on a pool: the threads form one group per pass (the first
+ * nthreads / 2 take the first pass), and each group shares its pass out. */
+typedef struct {
+    const pass_t *pass[2];
+    int n_passes;
+    nn_barrier_t bar[2];
+} pass_job_t;
+
+static void group_of(int n_passes, int tid, int nthreads, int *group, int *gtid, int *gn) {
+    int first = n_passes == 2 ? nthreads / 2 : nthreads;
+    *group = tid < first ? 0 : 1;
+    *gtid = *group ? tid - first : tid;
+    *gn = *group ? nthreads - first : first;
+}
+
+static void pass_job(void *ctx, int tid, int nthreads) {
+    pass_job_t *j = ctx;
+    int group, gtid, gn;
+    group_of(j->n_passes, tid, nthreads, &group, &gtid, &gn);
+    pass_part(j->pass[group], gtid, gn, &j->bar[group], tid);
+}
+
+/* Runs the passes (one, or two sharing w's pool) and returns when they are done. */
+static void run_passes(const pass_t *a, const pass_t *b) {
+    nn_pool_t *pool = a->w->pool;
+    int T = nn_pool_threads(pool);
+    if (T < 2) {
+        pass_part(a, 0, 1, NULL, 0);
+        if (b) pass_part(b, 0, 1, NULL, 0);
+        return;
+    }
+    pass_job_t j = {{a, b}, b ? 2 : 1, {{0}}};
+    for (int k = 0; k < j.n_passes; k++) {
+        int group, gtid, gn;
+        group_of(j.n_passes, k == 0 ? 0 : T - 1, T, &group, &gtid, &gn);
+        nn_barrier_init(&j.bar[k], gn);
+    }
+    nn_pool_run(pool, pass_job, &j);
+}
+
+void nn_mlp_forward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
+    if (B <= 0) return;
+    pass_t p = {PASS_FORWARD, m, w, in, out, NULL, B, 0};
+    run_passes(&p, NULL);
+}
+
+void nn_mlp_infer(const nn_mlp_t *m, nn_mlp_work_t *w, const float *in, int B, float *out) {
+    if (B <= 0) return;
+    pass_t p = {PASS_INFER, m, w, in, out, NULL, B, 0};
+    run_passes(&p, NULL);
+}
+
 void nn_mlp_backward(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B, float *dparams,
                      float *din) {
-    mlp_backward(m, w, dout, B, dparams, din, 1);
+    pass_t p = {PASS_BACKWARD, m, w, dout, din, dparams, B, 1};
+    run_passes(&p, NULL);
 }
 
 void nn_mlp_backward_set(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout, int B,
                          float *dparams, float *din) {
-    mlp_backward(m, w, dout, B, dparams, din, 0);
+    pass_t p = {PASS_BACKWARD, m, w, dout, din, dparams, B, 0};
+    run_passes(&p, NULL);
+}
+
+/* Two passes of one kind at once (see nn.h); a pass with B <= 0 (forward kinds) does nothing. */
+static void run_pair(pass_kind_t kind, const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
+                     const float *const in[2], const int B[2], float *const out[2],
+                     float *const dparams[2], int accumulate) {
+    pass_t p[2];
+    for (int k = 0; k < 2; k++) {
+        pass_t q = {kind, m[k], w[k], in[k], out[k], dparams ? dparams[k] : NULL, B[k], accumulate};
+        p[k] = q;
+    }
+    run_passes(&p[0], &p[1]);
+}
+
+void nn_mlp_forward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
+                     const float *const in[2], const int B[2], float *const out[2]) {
+    run_pair(PASS_FORWARD, m, w, in, B, out, NULL, 0);
+}
+
+void nn_mlp_infer2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2], const float *const in[2],
+                   const int B[2], float *const out[2]) {
+    run_pair(PASS_INFER, m, w, in, B, out, NULL, 0);
+}
+
+void nn_mlp_backward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
+                      const float *const dout[2], const int B[2], float *const dparams[2],
+                      float *const din[2]) {
+    run_pair(PASS_BACKWARD, m, w, dout, B, din, dparams, 1);
 }
 
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B) {

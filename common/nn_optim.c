@@ -57,21 +57,36 @@ adam_avx512(size_t n, float *restrict params, const float *restrict grads, float
 }
 #endif
 
-void nn_adam_step(nn_adam_t *a, float *params, const float *grads) {
-    a->t++;
-    /* torch: step = lr / (1 - beta1^t); denom = sqrt(v) / sqrt(1 - beta2^t) + eps. */
-    double bc1 = 1.0 - pow(a->beta1, (double)a->t);
-    double bc2 = 1.0 - pow(a->beta2, (double)a->t);
+void nn_adam_step_range(const nn_adam_t *a, float *params, const float *grads, size_t lo,
+                        size_t hi) {
+    if (hi > a->n) hi = a->n;
+    if (lo >= hi) return;
+    /* torch: step = lr / (1 - beta1^t); denom = sqrt(v) / sqrt(1 - beta2^t) + eps, for the step
+     * t + 1 that nn_adam_advance then records. */
+    double t = (double)(a->t + 1);
+    double bc1 = 1.0 - pow(a->beta1, t);
+    double bc2 = 1.0 - pow(a->beta2, t);
     float step = (float)(a->lr / bc1);
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    size_t n = hi - lo;
+    float *p = params + lo, *m = a->m + lo, *v = a->v + lo;
+    const float *g = grads + lo;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (nn_simd_enabled()) {
-        adam_avx512(a->n, params, grads, a->m, a->v, a->beta1, a->beta2, a->eps, step,
-                    inv_sqrt_bc2);
+        adam_avx512(n, p, g, m, v, a->beta1, a->beta2, a->eps, step, inv_sqrt_bc2);
         return;
     }
 #endif
-    adam_portable(a->n, params, grads, a->m, a->v, a->beta1, a->beta2, a->eps, step, inv_sqrt_bc2);
+    adam_portable(n, p, g, m, v, a->beta1, a->beta2, a->eps, step, inv_sqrt_bc2);
+}
+
+void nn_adam_advance(nn_adam_t *a) {
+    a->t++;
+}
+
+void nn_adam_step(nn_adam_t *a, float *params, const float *grads) {
+    nn_adam_step_range(a, params, grads, 0, a->n);
+    nn_adam_advance(a);
 }
 
 void nn_polyak(float *target, const float *source, size_t n, float tau) {

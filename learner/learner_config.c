@@ -80,6 +80,7 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->explore_action_noise = 0.0f;
     cfg->explore_random_steps = 1000;
     cfg->seed = 0;
+    cfg->threads = 1;
 }
 
 /* The one table of per-env defaults: ODAC.md's table of the authors' settings plus the project's
@@ -274,5 +275,7 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
             "explore_action_noise", "%g", (double)cfg->explore_action_noise, "must be in [0, 10]");
     REQUIRE(cfg->explore_random_steps >= 0 && cfg->explore_random_steps <= 1000000000000LL,
             "explore_random_steps", "%lld", cfg->explore_random_steps, "0 to 1e12");
+    REQUIRE(cfg->threads >= 1 && cfg->threads <= NN_POOL_MAX_THREADS, "threads", "%d", cfg->threads,
+            "1 to 64");
     return 0;
 }

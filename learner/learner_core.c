@@ -70,6 +70,7 @@ static void layout(learner_t *L, arena_t *a) {
     L->log_std_bounded = carve(a, G);
     L->row_scratch = carve(a, B);
     L->d_q = carve(a, B);
+    L->d_q2 = carve(a, B);
     L->d_sgpa = carve(a, B * (O + G + A));
     L->selected = carve_bytes(a, B * sizeof(int));
     L->d_action = carve(a, B * A);
@@ -136,7 +137,20 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     bad |= nn_mlp_work_init(&L->w_q1, &L->q1, 2 * B);
     bad |= nn_mlp_work_init(&L->w_q2, &L->q2, 2 * B);
     bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
+    bad |= nn_mlp_work_init(&L->w_infer_q2, &L->q2, B);
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
+    if (!bad && c->threads > 1) {
+        L->pool = nn_pool_new(c->threads);
+        if (!L->pool) {
+            snprintf(err, errcap, "learner: cannot start %d threads", c->threads);
+            learner_free(L);
+            return NULL;
+        }
+        nn_mlp_work_t *works[] = {&L->w_policy,  &L->w_q1,       &L->w_q2,
+                                  &L->w_infer_q, &L->w_infer_q2, &L->w_model};
+        for (size_t i = 0; i < sizeof works / sizeof works[0]; i++)
+            if (works[i]->max_batch) bad |= nn_mlp_work_set_pool(works[i], L->pool);
+    }
     L->obs_norm = normalizer_new(O, c->norm_clip, NORMALIZER_DEFAULT_EPS);
     L->goal_norm = normalizer_new(G, c->norm_clip, NORMALIZER_DEFAULT_EPS);
     if (!L->obs_norm || !L->goal_norm) goto oom;
@@ -172,8 +186,10 @@ void learner_free(learner_t *L) {
     nn_adam_t *adams[] = {&L->adam_policy, &L->adam_q1,      &L->adam_q2,
                           &L->adam_model,  &L->adam_log_std, &L->adam_alpha};
     for (size_t i = 0; i < sizeof adams / sizeof adams[0]; i++) nn_adam_free(adams[i]);
-    nn_mlp_work_t *works[] = {&L->w_policy, &L->w_q1, &L->w_q2, &L->w_model, &L->w_infer_q};
+    nn_mlp_work_t *works[] = {&L->w_policy, &L->w_q1,      &L->w_q2,
+                              &L->w_model,  &L->w_infer_q, &L->w_infer_q2};
     for (size_t i = 0; i < sizeof works / sizeof works[0]; i++) nn_mlp_work_free(works[i]);
+    nn_pool_free(L->pool);
     free(L);
 }
 
@@ -411,10 +427,18 @@ static void compute(learner_t *L, const learner_batch_t *b, const float *noise_p
     /* 1. rewards r = log p(g | s, a) (or the HER reward); the model's forward pass and loss. */
     res.model_loss = compute_rewards(L, b);
 
-    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g): inference passes only. */
+    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g): inference passes only, the twin
+     * critics' side by side (nn_mlp_infer2, likewise below). */
     concat_rows(L->nsga, B, nsg, OG, L->next_action, A, NULL, 0);
-    nn_mlp_infer(&L->q1_target, &L->w_infer_q, L->nsga, B, L->qbar1);
-    nn_mlp_infer(&L->q2_target, &L->w_infer_q, L->nsga, B, L->qbar2);
+    nn_mlp_t *qs[2] = {&L->q1, &L->q2}, *const qts[2] = {&L->q1_target, &L->q2_target};
+    nn_mlp_work_t *ws[2] = {&L->w_q1, &L->w_q2}, *const w_infer[2] = {&L->w_infer_q,
+                                                                      &L->w_infer_q2};
+    const int rows[2] = {B, B};
+    {
+        const float *const in[2] = {L->nsga, L->nsga};
+        float *const out[2] = {L->qbar1, L->qbar2};
+        nn_mlp_infer2((const nn_mlp_t *const *)qts, w_infer, in, rows, out);
+    }
     for (int i = 0; i < B; i++)
         L->v_next[i] = fminf(L->qbar1[i], L->qbar2[i]) - alpha * L->next_logp[i];
 
@@ -437,20 +461,27 @@ static void compute(learner_t *L, const learner_batch_t *b, const float *noise_p
      * sum_i mean (Q_i(s, g, a) - y)^2 and its parameter gradients from the first B rows. */
     memcpy(sgpa, sga, (size_t)B * OGA * sizeof(float));
     set_action_cols(sgpa, B, OG, L->pi_action, A);
-    nn_mlp_t *qs[2] = {&L->q1, &L->q2};
-    nn_mlp_work_t *ws[2] = {&L->w_q1, &L->w_q2};
-    float *g_q[2] = {L->g_q1, L->g_q2};
+    float *const g_q[2] = {L->g_q1, L->g_q2};
+    float *const d_q[2] = {L->d_q, L->d_q2};
+    {
+        const float *const in[2] = {sga, sga};
+        const int rows2[2] = {2 * B, 2 * B};
+        nn_mlp_forward2((const nn_mlp_t *const *)qs, ws, in, rows2, q_all);
+    }
     for (int k = 0; k < 2; k++) {
-        nn_mlp_forward(qs[k], ws[k], sga, 2 * B, q_all[k]);
         double sq = 0.0;
         for (int i = 0; i < B; i++) {
             float diff = q_all[k][i] - L->target[i];
             sq += (double)diff * diff;
-            L->d_q[i] = 2.0f * diff / (float)B;
+            d_q[k][i] = 2.0f * diff / (float)B;
         }
         res.critic_loss += sq / B;
-        memset(g_q[k], 0, qs[k]->n_params * sizeof(float));
-        nn_mlp_backward(qs[k], ws[k], L->d_q, B, g_q[k], NULL);
+    }
+    {
+        const float *const dout[2] = {d_q[0], d_q[1]};
+        float *const din[2] = {NULL, NULL};
+        for (int k = 0; k < 2; k++) memset(g_q[k], 0, qs[k]->n_params * sizeof(float));
+        nn_mlp_backward2((const nn_mlp_t *const *)qs, ws, dout, rows, g_q, din);
     }
     /* Q_i(s, g, a~) sit in rows B.. of each pass's output. */
     const float *q1_pi = L->q1_data + B, *q2_pi = L->q2_data + B;
@@ -465,22 +496,28 @@ static void compute(learner_t *L, const learner_batch_t *b, const float *noise_p
         L->d_logp[i] = alpha / (float)B;
     }
     res.policy_loss = pl / B;
-    memset(L->d_action, 0, (size_t)B * A * sizeof(float));
-    for (int k = 0; k < 2; k++) {
-        int n = 0;
-        for (int i = 0; i < B; i++) {
-            int use_q2 = q2_pi[i] < q1_pi[i]; /* ties go to Q1 */
-            if (use_q2 == k) L->selected[n++] = i;
+    /* selected: Q1's rows, then Q2's; their input gradients land in d_sgpa in the same order. */
+    int n_sel[2] = {0, 0};
+    for (int i = 0; i < B; i++)
+        if (!(q2_pi[i] < q1_pi[i])) L->selected[n_sel[0]++] = i; /* ties go to Q1 */
+    for (int i = 0; i < B; i++)
+        if (q2_pi[i] < q1_pi[i]) L->selected[n_sel[0] + n_sel[1]++] = i;
+    {
+        nn_mlp_work_t views[2];
+        nn_mlp_work_t *const vp[2] = {&views[0], &views[1]};
+        const int *sel[2] = {L->selected, L->selected + n_sel[0]};
+        for (int k = 0; k < 2; k++) {
+            if (n_sel[k]) compact_rows(qs[k], ws[k], B, sel[k], n_sel[k]);
+            views[k] = work_from_row(qs[k], ws[k], B);
         }
-        if (n == 0) continue;
-        compact_rows(qs[k], ws[k], B, L->selected, n);
-        nn_mlp_work_t view = work_from_row(qs[k], ws[k], B);
-        for (int r = 0; r < n; r++) L->d_q[r] = -1.0f / (float)B; /* d loss / d Q_k(a~) */
-        nn_mlp_backward(qs[k], &view, L->d_q, n, NULL, L->d_sgpa);
-        for (int r = 0; r < n; r++)
-            memcpy(L->d_action + (size_t)L->selected[r] * A, L->d_sgpa + (size_t)r * OGA + OG,
-                   (size_t)A * sizeof(float));
+        for (int r = 0; r < B; r++) L->d_q[r] = -1.0f / (float)B; /* d loss / d Q_k(a~) */
+        const float *const dout[2] = {L->d_q, L->d_q};
+        float *const din[2] = {L->d_sgpa, L->d_sgpa + (size_t)n_sel[0] * OGA};
+        nn_mlp_backward2((const nn_mlp_t *const *)qs, vp, dout, n_sel, NULL, din);
     }
+    for (int r = 0; r < B; r++)
+        memcpy(L->d_action + (size_t)L->selected[r] * A, L->d_sgpa + (size_t)r * OGA + OG,
+               (size_t)A * sizeof(float));
     nn_tanh_gaussian_backward(head, noise_policy, L->pi_u, L->d_action, L->d_logp, B, A, L->d_head);
     memset(L->g_policy, 0, L->policy.n_params * sizeof(float));
     nn_mlp_backward(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL); /* (s, g) rows */
@@ -543,6 +580,28 @@ static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
     }
 }
 
+/* Thread tid's share of the optimizer steps: the same block of each network's parameters for
+ * Adam and then (critics) Polyak, so each element's updates run in order on one thread. */
+static void step_job(void *ctx, int tid, int nthreads) {
+    learner_t *L = ctx;
+    const learner_config_t *c = &L->cfg;
+    int lo, hi;
+    nn_pool_share((int)L->policy.n_params, tid, nthreads, 16, &lo, &hi);
+    nn_adam_step_range(&L->adam_policy, L->policy.params, L->g_policy, lo, hi);
+    nn_mlp_t *qs[2] = {&L->q1, &L->q2}, *qts[2] = {&L->q1_target, &L->q2_target};
+    nn_adam_t *adams[2] = {&L->adam_q1, &L->adam_q2};
+    float *gs[2] = {L->g_q1, L->g_q2};
+    for (int k = 0; k < 2; k++) {
+        nn_pool_share((int)qs[k]->n_params, tid, nthreads, 16, &lo, &hi);
+        nn_adam_step_range(adams[k], qs[k]->params, gs[k], lo, hi);
+        nn_polyak(qts[k]->params + lo, qs[k]->params + lo, (size_t)(hi - lo), c->tau);
+    }
+    if (L->has_model) {
+        nn_pool_share((int)L->model.n_params, tid, nthreads, 16, &lo, &hi);
+        nn_adam_step_range(&L->adam_model, L->model.params, L->g_model, lo, hi);
+    }
+}
+
 int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
     const learner_config_t *c = &L->cfg;
     if (check_batch(L, b, err, errcap)) return -1;
@@ -571,13 +630,15 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     }
     record_stats(L, &res, B); /* alpha as used by this update's losses */
 
-    /* Reference-code order: alpha, policy, Q1, Q2, model, then Polyak. */
+    /* The reference code steps alpha, policy, Q1, Q2, model, then Polyak; each touches its own
+     * parameters, so the blocks can be shared out between threads (step_job). */
     if (!c->fixed_alpha) nn_adam_step(&L->adam_alpha, &L->log_alpha, &L->g_log_alpha);
-    nn_adam_step(&L->adam_policy, L->policy.params, L->g_policy);
-    nn_adam_step(&L->adam_q1, L->q1.params, L->g_q1);
-    nn_adam_step(&L->adam_q2, L->q2.params, L->g_q2);
+    nn_pool_run(L->pool, step_job, L);
+    nn_adam_advance(&L->adam_policy);
+    nn_adam_advance(&L->adam_q1);
+    nn_adam_advance(&L->adam_q2);
     if (L->has_model) {
-        nn_adam_step(&L->adam_model, L->model.params, L->g_model);
+        nn_adam_advance(&L->adam_model);
         if (!c->model_state_log_std) {
             nn_adam_step(&L->adam_log_std, L->model_log_std, L->g_log_std);
             for (int j = 0; j < c->goal_dim; j++)
@@ -585,8 +646,6 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
                     fmaxf(-LOG_STD_RAW_MAX, fminf(LOG_STD_RAW_MAX, L->model_log_std[j]));
         }
     }
-    nn_polyak(L->q1_target.params, L->q1.params, L->q1.n_params, c->tau);
-    nn_polyak(L->q2_target.params, L->q2.params, L->q2.n_params, c->tau);
     L->updates++;
     return 0;
 }

@@ -72,6 +72,10 @@ typedef struct {
     float explore_random_eps, explore_action_noise;
     long long explore_random_steps; /* actors' uniformly random first env steps */
     uint64_t seed;
+    /* Threads of one update (the caller's included): each network pass and the optimizer steps
+     * are split between them with every sum kept whole (nn_mlp_work_set_pool), so the weights
+     * after any number of updates are bit for bit those of 1 thread. */
+    int threads;
 } learner_config_t;
 
 /* Defaults of ODAC.md (dims 0: the caller must set obs_dim, goal_dim, action_dim). */

@@ -37,7 +37,8 @@ struct learner {
 
     /* Work buffers of the forward passes (activations kept for backward). */
     /* w_policy, w_q1, w_q2 hold 2 batch_size rows: one pass serves two row sets (below). */
-    nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_q;
+    nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_q, w_infer_q2;
+    nn_pool_t *pool; /* cfg.threads - 1 workers; NULL for one thread */
 
     /* Reward normaliser (auto scale): EMA of max |r|, 0 before the first batch. */
     double reward_ema;
@@ -71,9 +72,9 @@ struct learner {
     float *zeros_goal;         /* (G) zeros: log-std of the fixed N(phi(s), I) */
     float *log_std_bounded;    /* (G) the global log-std after its smooth bound */
     float *row_scratch;        /* (B) */
-    float *d_q;                /* (B) */
-    float *d_sgpa;             /* (B, O+G+A) input gradients of a critic (its selected rows) */
-    int *selected;             /* (B) rows whose min_i Q_i(a~) is the critic being handled */
+    float *d_q, *d_q2;         /* (B) d loss / d Q_1 and Q_2 */
+    float *d_sgpa;             /* (B, O+G+A) input gradients of Q_1 (its selected rows), then Q_2 */
+    int *selected;             /* (B) the rows whose min_i Q_i(a~) is Q_1, then those of Q_2 */
     float *d_action, *d_logp;  /* (B, A), (B) */
     float *d_head;             /* (B, 2A) */
     float *d_model_mean;       /* (B, G) */

@@ -11,7 +11,11 @@
  * At 1 thread the same three figures over the thread's CPU time are added (cpu_updates_per_s,
  * cpu_sgemm_gflops, cpu_roofline_frac): with one BLAS thread all work runs on the calling thread,
  * so these stay meaningful when other processes load the machine (wall figures then drop).
- * Threads: 1 and 2 (nn_set_threads); ODAC_THREADS=n runs n only. */
+ * Threads: the learner's own (learner_config_t.threads: each pass split between them), at 1, 2,
+ * 4 and 8 up to the machine's cores, measured in alternating rounds; lines past 1 thread add
+ * speedup_vs_1_thread. OpenBLAS, here also the 1-thread sgemm reference, stays single-threaded
+ * (its idle threads spin and would take the cores the learner's threads need). ODAC_THREADS=n
+ * runs n only; ODAC_SHAPE=ant or box2d runs that shape only. */
 #include "benchutil.h"
 #include "learner_core.h"
 #include <cblas.h>
@@ -81,20 +85,25 @@ static rate_t update_rate(learner_t *L, const learner_batch_t *batches, double s
     return r;
 }
 
-static void bench_shape(const char *shape, const env_spec_t *spec, int threads, sgemm_t *sg,
-                        const char *machine) {
-    learner_config_t cfg;
+/* One learner of shape spec per thread count, each measured in the same alternating rounds (so a
+ * slow spell of a shared machine hits every count alike); one line per count. */
+static void bench_shape(const char *shape, const env_spec_t *spec, const int *threads, int n_counts,
+                        sgemm_t *sg, const char *machine) {
+    learner_t *L[8];
     char err[256];
-    if (learner_config_for_env(&cfg, spec, err, sizeof err)) {
-        fprintf(stderr, "bench_learner: %s\n", err);
-        exit(1);
-    }
-    cfg.batch_size = BATCH;
-    cfg.seed = 7;
-    learner_t *L = learner_new(&cfg, err, sizeof err);
-    if (!L) {
-        fprintf(stderr, "bench_learner: %s\n", err);
-        exit(1);
+    learner_config_t cfg;
+    for (int c = 0; c < n_counts; c++) {
+        if (learner_config_for_env(&cfg, spec, err, sizeof err)) {
+            fprintf(stderr, "bench_learner: %s\n", err);
+            exit(1);
+        }
+        cfg.batch_size = BATCH;
+        cfg.seed = 7;
+        cfg.threads = threads[c];
+        if (!(L[c] = learner_new(&cfg, err, sizeof err))) {
+            fprintf(stderr, "bench_learner: %s\n", err);
+            exit(1);
+        }
     }
     rng_t r;
     rng_seed(&r, 99, 0);
@@ -113,31 +122,40 @@ static void bench_shape(const char *shape, const env_spec_t *spec, int threads, 
                              NULL};
         batches[i] = b;
     }
-    nn_set_threads(threads);
     double update_seconds = cfg.policy_hidden[0] > 100 ? 0.4 : 0.2;
-    update_rate(L, batches, 0.05); /* warm up */
+    for (int c = 0; c < n_counts; c++) update_rate(L[c], batches, 0.05); /* warm up */
     sgemm_rate(sg, 0.02);
-    rate_t best_u = {0.0, 0.0}, best_s = {0.0, 0.0};
+    rate_t best_u[8] = {{0.0, 0.0}}, best_s = {0.0, 0.0};
     for (int round = 0; round < ROUNDS; round++) {
-        rate_t u = update_rate(L, batches, update_seconds), s = sgemm_rate(sg, 0.1);
-        if (u.wall > best_u.wall) best_u.wall = u.wall;
-        if (u.cpu > best_u.cpu) best_u.cpu = u.cpu;
+        for (int c = 0; c < n_counts; c++) {
+            rate_t u = update_rate(L[c], batches, update_seconds);
+            if (u.wall > best_u[c].wall) best_u[c].wall = u.wall;
+            if (u.cpu > best_u[c].cpu) best_u[c].cpu = u.cpu;
+        }
+        rate_t s = sgemm_rate(sg, 0.1);
         if (s.wall > best_s.wall) best_s.wall = s.wall;
         if (s.cpu > best_s.cpu) best_s.cpu = s.cpu;
     }
-    double gflop = learner_update_flops(L, BATCH) * 1e-9;
+    double gflop = learner_update_flops(L[0], BATCH) * 1e-9;
     double sgemm_flop = 2.0 * sg->M * sg->N * sg->K * 1e-9;
-    printf("{\"bench\":\"odac_update\",\"shape\":\"%s\",\"threads\":%d,\"updates_per_s\":%.1f,"
-           "\"gflop_per_update\":%.4f,\"sgemm_gflops\":%.2f,\"roofline_frac\":%.3f",
-           shape, threads, best_u.wall, gflop, sgemm_flop * best_s.wall,
-           best_u.wall * gflop / (sgemm_flop * best_s.wall));
-    if (threads == 1) /* the same over CPU time: robust to other load on a shared machine */
-        printf(",\"cpu_updates_per_s\":%.1f,\"cpu_sgemm_gflops\":%.2f,\"cpu_roofline_frac\":%.3f",
-               best_u.cpu, sgemm_flop * best_s.cpu, best_u.cpu * gflop / (sgemm_flop * best_s.cpu));
-    printf(",\"machine\":\"%s\"}\n", machine);
+    for (int c = 0; c < n_counts; c++) {
+        printf("{\"bench\":\"odac_update\",\"shape\":\"%s\",\"threads\":%d,"
+               "\"updates_per_s\":%.1f,\"gflop_per_update\":%.4f,\"sgemm_gflops\":%.2f,"
+               "\"roofline_frac\":%.3f",
+               shape, threads[c], best_u[c].wall, gflop, sgemm_flop * best_s.wall,
+               best_u[c].wall * gflop / (sgemm_flop * best_s.wall));
+        if (threads[c] == 1) /* over CPU time: robust to other load on a shared machine */
+            printf(",\"cpu_updates_per_s\":%.1f,\"cpu_sgemm_gflops\":%.2f,"
+                   "\"cpu_roofline_frac\":%.3f",
+                   best_u[c].cpu, sgemm_flop * best_s.cpu,
+                   best_u[c].cpu * gflop / (sgemm_flop * best_s.cpu));
+        if (threads[0] == 1 && c > 0)
+            printf(",\"speedup_vs_1_thread\":%.3f", best_u[c].wall / best_u[0].wall);
+        printf(",\"machine\":\"%s\"}\n", machine);
+    }
     fflush(stdout);
     for (int i = 0; i < N_BATCHES; i++) free(bufs[i]);
-    learner_free(L);
+    for (int c = 0; c < n_counts; c++) learner_free(L[c]);
 }
 
 int main(void) {
@@ -154,13 +172,19 @@ int main(void) {
         .name = "ant", .obs_dim = 30, .goal_dim = 15, .action_dim = 8, .success_threshold = 0.5f};
     env_spec_t box2d = {
         .name = "box2d", .obs_dim = 2, .goal_dim = 2, .action_dim = 2, .success_threshold = 0.5f};
+    /* The learner's threads split its work; OpenBLAS (here also the sgemm reference) stays
+     * single-threaded, so no BLAS thread competes with them. */
+    nn_set_threads(1);
     const char *env = getenv("ODAC_THREADS");
     int only = env ? atoi(env) : 0;
-    for (int threads = 1; threads <= 2; threads++) {
-        if (only > 0 && threads != only) continue;
-        bench_shape("ant", &ant, threads, &sg, machine);
-        bench_shape("box2d", &box2d, threads, &sg, machine);
-    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int counts[4], n_counts = 0;
+    for (int t = 1; t <= 8; t *= 2)
+        if (only > 0 ? t == only : t == 1 || t <= cores) counts[n_counts++] = t;
+    const char *shape = getenv("ODAC_SHAPE"); /* ant or box2d only */
+    if (!shape || !strcmp(shape, "ant")) bench_shape("ant", &ant, counts, n_counts, &sg, machine);
+    if (!shape || !strcmp(shape, "box2d"))
+        bench_shape("box2d", &box2d, counts, n_counts, &sg, machine);
     free(sg.A), free(sg.B), free(sg.C);
     return 0;
 }

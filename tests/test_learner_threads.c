@@ -1,0 +1,212 @@
+/* test_learner_threads: the learner's own threads change nothing but speed. After N updates the
+ * weights, optimizer-visible state and losses of a learner with 2, 3 and 4 threads equal those of
+ * one thread bit for bit (and so do each update's rewards, discounts and targets) (shapes with
+ * small and large layers, every kind of model head, partial batches); and the pool itself runs
+ * every job on every thread, shares ranges exactly, and keeps its barrier across many uses. */
+#include <stdatomic.h>
+#include <string.h>
+#include "learner_core.h"
+#include "nn.h"
+#include "test_learner_ref.h"
+#include "testutil.h"
+
+enum { UPDATES = 4 };
+
+typedef struct {
+    const char *name;
+    int O, G, A, hidden0, hidden1, B;
+    learner_variant_t variant;
+    int state_log_std, normalize;
+} shape_t;
+
+static learner_config_t config_of(const shape_t *s, int threads) {
+    learner_config_t c;
+    learner_config_default(&c);
+    c.variant = s->variant;
+    c.obs_dim = s->O, c.goal_dim = s->G, c.action_dim = s->A;
+    c.batch_size = 256;
+    c.policy_hidden[0] = c.critic_hidden[0] = s->hidden0;
+    c.policy_hidden[1] = c.critic_hidden[1] = s->hidden1;
+    c.model_state_log_std = s->state_log_std;
+    c.normalize = s->normalize;
+    c.reward_scale_auto = 1;
+    c.seed = 21;
+    c.threads = threads;
+    return c;
+}
+
+/* 1 when every network of a and b holds the same bits. */
+static int same_nets(learner_t *a, learner_t *b) {
+    for (int id = 0; id < LEARNER_N_NETS; id++) {
+        nn_mlp_t *x = learner_net(a, (learner_net_id_t)id),
+                 *y = learner_net(b, (learner_net_id_t)id);
+        if (!x && !y) continue;
+        if (!x || !y || x->n_params != y->n_params ||
+            memcmp(x->params, y->params, x->n_params * sizeof(float)) != 0)
+            return 0;
+    }
+    float la = learner_log_alpha(a), lb = learner_log_alpha(b);
+    const float *sa = learner_model_log_std(a), *sb = learner_model_log_std(b);
+    int G = learner_config(a)->goal_dim;
+    if ((sa == NULL) != (sb == NULL) || (sa && memcmp(sa, sb, (size_t)G * sizeof(float)) != 0))
+        return 0;
+    return memcmp(&la, &lb, sizeof la) == 0;
+}
+
+/* The update's per-row results, copied: reward, discount and target of each of B rows. */
+static void save_rows(const learner_t *L, int B, float *dst) {
+    learner_rows_t r;
+    learner_last_rows(L, &r);
+    memcpy(dst, r.reward, (size_t)B * sizeof(float));
+    memcpy(dst + B, r.discount, (size_t)B * sizeof(float));
+    memcpy(dst + 2 * B, r.target, (size_t)B * sizeof(float));
+}
+
+static void check_shape(const shape_t *s) {
+    ref_batch_t batches[UPDATES];
+    rng_t rng;
+    rng_seed(&rng, 5, 0);
+    learner_config_t c1 = config_of(s, 1);
+    for (int u = 0; u < UPDATES; u++) ref_batch_random(&batches[u], &c1, s->B, &rng, 1.0f);
+    char err[256];
+    learner_t *one = learner_new(&c1, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(one);
+    static float rows1[UPDATES][3 * 256], rows_t[3 * 256];
+    for (int u = 0; u < UPDATES; u++) {
+        CU_ASSERT_EQUAL_FATAL(learner_update(one, &batches[u].b, err, sizeof err), 0);
+        save_rows(one, s->B, rows1[u]);
+    }
+    for (int threads = 2; threads <= 4; threads++) {
+        learner_config_t ct = config_of(s, threads);
+        learner_t *many = learner_new(&ct, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(many);
+        int same_rows = 1;
+        for (int u = 0; u < UPDATES; u++) {
+            CU_ASSERT_EQUAL_FATAL(learner_update(many, &batches[u].b, err, sizeof err), 0);
+            save_rows(many, s->B, rows_t);
+            same_rows &= memcmp(rows_t, rows1[u], (size_t)3 * s->B * sizeof(float)) == 0;
+        }
+        if (!same_nets(one, many) || !same_rows)
+            fprintf(stderr, "  %s: %d threads differ from 1 (weights %s, rows %s)\n", s->name,
+                    threads, same_nets(one, many) ? "same" : "differ",
+                    same_rows ? "same" : "differ");
+        CU_ASSERT_TRUE(same_nets(one, many));
+        CU_ASSERT_TRUE(same_rows);
+        learner_free(many);
+    }
+    learner_free(one);
+    for (int u = 0; u < UPDATES; u++) ref_batch_free(&batches[u]);
+}
+
+/* box2d's shape: 64-wide layers, inputs narrower than a vector, a 2-D model output. */
+static void test_box2d_shape(void) {
+    shape_t s = {"box2d", 2, 2, 2, 64, 64, 256, LEARNER_ODAC, 0, 0};
+    check_shape(&s);
+}
+
+/* Wider layers than the kernels' small size (160 x 96), a 15-D goal, normalisation, the
+ * state-dependent log-std head. */
+static void test_wide_shape(void) {
+    shape_t s = {"wide", 30, 15, 8, 160, 96, 256, LEARNER_ODAC, 1, 1};
+    check_shape(&s);
+}
+
+/* A partial batch (rows not a multiple of the shares) and the sparse HER variant (no model). */
+static void test_partial_batch_her(void) {
+    shape_t s = {"partial her-sparse", 7, 3, 4, 48, 40, 37, LEARNER_HER_SPARSE, 0, 0};
+    check_shape(&s);
+}
+
+typedef struct {
+    atomic_int calls;
+    int seen[NN_POOL_MAX_THREADS];
+    int n_seen[NN_POOL_MAX_THREADS];
+    nn_barrier_t bar;
+    int slots[64];
+    int rounds;
+} pool_probe_t;
+
+static void probe_job(void *ctx, int tid, int nthreads) {
+    pool_probe_t *p = ctx;
+    atomic_fetch_add(&p->calls, 1);
+    p->seen[tid]++;
+    p->n_seen[tid] = nthreads;
+    /* Rounds of: each thread writes its share of slots, barrier, thread 0 checks and clears. */
+    for (int r = 0; r < p->rounds; r++) {
+        int lo, hi;
+        nn_pool_share(64, tid, nthreads, 5, &lo, &hi);
+        for (int i = lo; i < hi; i++) p->slots[i] += tid + 1;
+        nn_barrier_wait(&p->bar);
+        nn_barrier_wait(&p->bar);
+    }
+}
+
+static void test_pool_runs_every_thread(void) {
+    CU_ASSERT_PTR_NULL(nn_pool_new(0));
+    CU_ASSERT_PTR_NULL(nn_pool_new(NN_POOL_MAX_THREADS + 1));
+    CU_ASSERT_EQUAL(nn_pool_threads(NULL), 1);
+    for (int threads = 1; threads <= 4; threads++) {
+        nn_pool_t *pool = nn_pool_new(threads);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+        CU_ASSERT_EQUAL(nn_pool_threads(pool), threads);
+        static pool_probe_t p;
+        memset(&p, 0, sizeof p);
+        nn_barrier_init(&p.bar, threads);
+        p.rounds = 50;
+        for (int job = 0; job < 200; job++) nn_pool_run(pool, probe_job, &p);
+        CU_ASSERT_EQUAL(atomic_load(&p.calls), 200 * threads);
+        for (int t = 0; t < threads; t++) {
+            CU_ASSERT_EQUAL(p.seen[t], 200);
+            CU_ASSERT_EQUAL(p.n_seen[t], threads);
+        }
+        /* Every slot was written by exactly one thread per round: its owner's tid + 1. */
+        int lo, hi, ok = 1;
+        for (int t = 0; t < threads; t++) {
+            nn_pool_share(64, t, threads, 5, &lo, &hi);
+            for (int i = lo; i < hi; i++) ok &= p.slots[i] == 200 * 50 * (t + 1);
+        }
+        CU_ASSERT_TRUE(ok);
+        nn_pool_free(pool);
+    }
+    nn_pool_free(NULL);
+}
+
+static void test_pool_share_covers(void) {
+    for (int n = 0; n <= 70; n++) {
+        for (int threads = 1; threads <= 5; threads++) {
+            for (int align = 1; align <= 16; align += 5) {
+                int next = 0, ok = 1;
+                for (int t = 0; t < threads; t++) {
+                    int lo, hi;
+                    nn_pool_share(n, t, threads, align, &lo, &hi);
+                    ok &= lo == next && hi >= lo && (lo % align == 0 || lo == n);
+                    next = hi;
+                }
+                CU_ASSERT_TRUE(ok && next == n);
+            }
+        }
+    }
+}
+
+static void test_bad_thread_count_refused(void) {
+    shape_t s = {"box2d", 2, 2, 2, 64, 64, 256, LEARNER_ODAC, 0, 0};
+    char err[256] = "";
+    learner_config_t c = config_of(&s, 0);
+    CU_ASSERT_PTR_NULL(learner_new(&c, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "threads"));
+    c = config_of(&s, NN_POOL_MAX_THREADS + 1);
+    CU_ASSERT_PTR_NULL(learner_new(&c, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "threads"));
+}
+
+int main(void) {
+    const test_case_t cases[] = {
+        {"box2d shape: 2, 3, 4 threads bit-identical to 1", test_box2d_shape},
+        {"wide layers, state log-std, normalise: bit-identical", test_wide_shape},
+        {"partial batch, her-sparse: bit-identical", test_partial_batch_her},
+        {"pool runs each job on every thread, barrier holds", test_pool_runs_every_thread},
+        {"pool shares cover the range in order", test_pool_share_covers},
+        {"a bad thread count is refused", test_bad_thread_count_refused},
+        {NULL, NULL}};
+    return test_run_suite("learner_threads", cases);
+}
