@@ -64,22 +64,30 @@ static void col_sums(float *restrict db, const float *restrict g, int B, int n) 
     }
 }
 
-/* g (B, n) *= (y > 0) and, when db is non-NULL, db (n) += column sums of the masked g. */
-static void relu_mask_col_sums(float *restrict g, const float *restrict y, float *restrict db,
-                               int B, int n) {
+/* Columns lo..hi of g (B, n): g *= (y > 0) and, when db is non-NULL, db += column sums of the
+ * masked g. Each column's sum runs over the rows in order, so any split of the columns gives the
+ * sums of the whole call. */
+static void relu_mask_col_sums_cols(float *restrict g, const float *restrict y, float *restrict db,
+                                    int B, int n, int lo, int hi) {
     for (int i = 0; i < B; i++) {
         float *restrict row = g + (size_t)i * n;
         const float *restrict yrow = y + (size_t)i * n;
         if (db) {
-            for (int j = 0; j < n; j++) {
+            for (int j = lo; j < hi; j++) {
                 float v = yrow[j] > 0.0f ? row[j] : 0.0f;
                 row[j] = v;
                 db[j] += v;
             }
         } else {
-            for (int j = 0; j < n; j++) row[j] = yrow[j] > 0.0f ? row[j] : 0.0f;
+            for (int j = lo; j < hi; j++) row[j] = yrow[j] > 0.0f ? row[j] : 0.0f;
         }
     }
+}
+
+/* g (B, n) *= (y > 0) and, when db is non-NULL, db (n) += column sums of the masked g. */
+static void relu_mask_col_sums(float *restrict g, const float *restrict y, float *restrict db,
+                               int B, int n) {
+    relu_mask_col_sums_cols(g, y, db, B, n, 0, n);
 }
 
 /* ---- OpenBLAS products (row-major) ---- */
@@ -135,6 +143,49 @@ static void mm_forward_bias(float *y, const float *x, const float *W, const floa
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out, 1.0f, y,
                 out);
     if (relu) nn_relu_forward(y, (size_t)B * out);
+}
+
+/* Thread tid's share (of nthreads) of a layer's backward on OpenBLAS, which must then be
+ * single-threaded: a block of dW's rows, of dx's columns. OpenBLAS sums each element over the
+ * same k in the same order whatever the block, so the shares give the whole call's bits (the test
+ * of the learner's threads checks it). A one-column layer's dW (a cheap sgemv) is thread 0's. */
+static void mm_weight_grad_part(float *dW, const float *x, const float *g, int B, int in, int out,
+                                int accumulate, int tid, int nthreads) {
+    if (out == 1) {
+        if (tid != 0) return;
+        if (!accumulate) memset(dW, 0, (size_t)in * sizeof(float));
+        mm_weight_grad(dW, x, g, B, in, out);
+        return;
+    }
+    int lo, hi;
+    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
+    if (lo >= hi) return;
+    float *d = dW + (size_t)lo * out;
+    if (!accumulate) memset(d, 0, (size_t)(hi - lo) * out * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, out, B, 1.0f, x + lo, in, g, out,
+                1.0f, d, out);
+}
+
+/* dx's columns lo..hi (tid's share) = g W[lo..hi]^T, then, when gate (B, in) is non-NULL, through
+ * the ReLU below with db_below (+)= their column sums: what the next layer down would do first. */
+static void mm_input_grad_part(float *dx, const float *g, const float *W, int B, int in, int out,
+                               const float *gate, float *db_below, int tid, int nthreads) {
+    int lo, hi;
+    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
+    if (lo >= hi) return;
+    int nb = hi - lo;
+    if (out == 1) {
+        for (int i = 0; i < B; i++) {
+            float gi = g[i];
+            float *restrict row = dx + (size_t)i * in;
+            for (int j = lo; j < hi; j++) row[j] = gi * W[j];
+        }
+    } else {
+        for (int i = 0; i < B; i++) memset(dx + (size_t)i * in + lo, 0, (size_t)nb * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nb, out, 1.0f, g, out,
+                    W + (size_t)lo * out, out, 1.0f, dx + lo, in);
+    }
+    if (gate) relu_mask_col_sums_cols(dx, gate, db_below, B, in, lo, hi);
 }
 
 /* ---- hand-written kernels ---- */
@@ -727,16 +778,24 @@ static void forward_rows(const nn_mlp_t *m, const nn_mlp_work_t *w, const float 
     if (keep) memcpy(out + (size_t)r0 * m->sizes[L], x, (size_t)B * m->sizes[L] * sizeof(float));
 }
 
-/* 1 when a pass of w over B rows can be split between n threads: several, every layer on the
- * kernels (whose per-element order the split keeps), and rows enough to share. */
+/* 1 when a pass of w over B rows can be split between n threads: several, rows enough to share,
+ * and every layer on the kernels or on a single-threaded OpenBLAS (a threaded one shares its
+ * products out itself). Both keep each element's order of summation under the split. */
 static int split_passes(const nn_mlp_t *m, const nn_mlp_work_t *w, int B, int n) {
     if (n < 2 || B < 2 * n) return 0;
+    if (openblas_get_num_threads() == 1) return 1;
     for (int l = 0; l < m->n_layers; l++)
         if (!layer_on_kernels(m, w, l)) return 0;
     return 1;
 }
 
-#define ROW_ALIGN 6 /* rows per share of a forward: the broadcast kernel's tile height */
+/* Rows per share of a forward: the broadcast kernel's tile height (6) on the kernels, a multiple
+ * of OpenBLAS's row blocks (sgemv takes rows in fours) on OpenBLAS, both when layers mix. */
+static int forward_row_align(const nn_mlp_t *m, const nn_mlp_work_t *w) {
+    int on = 0;
+    for (int l = 0; l < m->n_layers; l++) on += layer_on_kernels(m, w, l);
+    return on == m->n_layers ? 6 : on == 0 ? 16 : 48;
+}
 
 /* One pass over a net: a forward (keep: activations kept, as nn_mlp_forward), an inference, or a
  * backward (dparams += or = the gradient). */
@@ -755,7 +814,7 @@ typedef struct {
  * scratch. */
 static void forward_part(const pass_t *p, int tid, int n, float *wt) {
     int r0 = 0, r1 = p->B;
-    if (n > 1) nn_pool_share(p->B, tid, n, ROW_ALIGN, &r0, &r1);
+    if (n > 1) nn_pool_share(p->B, tid, n, forward_row_align(p->m, p->w), &r0, &r1);
     forward_rows(p->m, p->w, p->in, r0, r1, p->out, p->kind == PASS_FORWARD, wt);
 }
 
@@ -791,8 +850,8 @@ static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, fl
         float *dW = dparams ? dparams + (m->W[l] - m->params) : NULL;
         float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
         float *dx = l > 0 ? bufs[l % 2] : din;
-        /* Split, only the output layer comes here unready (the kernels gate every hidden one),
-         * and its column sums read g without changing it. */
+        /* Split, only the output layer comes here unready (the kernels and the shares gate every
+         * hidden one), and its column sums read g without changing it. */
         if (!g_ready && tid == 0) {
             if (l + 1 < L) /* hidden layer: g is a work buffer here; through the ReLU, with db */
                 relu_mask_col_sums((float *)g, w->act[l + 1], db, B, out);
@@ -819,6 +878,16 @@ static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, fl
             continue;
         }
 #endif
+        if (n > 1) { /* as on the kernels: the layer below's ReLU and bias sums with dx */
+            float *db_below = l > 0 && dparams && dx ? dparams + (m->b[l - 1] - m->params) : NULL;
+            const float *gate = l > 0 ? w->act[l] : NULL;
+            if (dW) mm_weight_grad_part(dW, w->act[l], g, B, in, out, accumulate, tid, n);
+            if (dx) mm_input_grad_part(dx, g, m->W[l], B, in, out, gate, db_below, tid, n);
+            if (l > 0) nn_barrier_wait(bar);
+            g_ready = dx && l > 0;
+            g = dx;
+            continue;
+        }
         if (dW) {
             if (!accumulate) memset(dW, 0, (size_t)in * out * sizeof(float));
             mm_weight_grad(dW, w->act[l], g, B, in, out);

@@ -286,7 +286,9 @@ static int build_table(options_t *o, flag_t *t) {
     F("tensorboard", FLAG_BOOL, &o->tensorboard, 0, -1,
       "also write every progress row to runs/<run-id>/events.out.tfevents.* (TensorBoard scalars "
       "at step = updates; a new file per start; --no-tensorboard: none)");
-    F("threads", FLAG_INT, &o->threads, 1, 64, "OpenBLAS threads");
+    F("threads", FLAG_INT, &o->threads, 1, 64,
+      "threads of each update: the learner's own pool (OpenBLAS stays single-threaded); on "
+      "CPUs without AVX-512 the products run on OpenBLAS with this many threads instead");
     F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
       "file touched every few seconds from the main loop (health checks)");
 #undef F
@@ -319,6 +321,7 @@ static void options_from_config(options_t *o, const learner_config_t *c) {
     o->random_eps = c->explore_random_eps;
     o->action_noise = c->explore_action_noise;
     o->random_steps = c->explore_random_steps;
+    o->threads = c->threads;
 }
 
 static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
@@ -363,6 +366,7 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
     c->explore_random_eps = (float)o->random_eps;
     c->explore_action_noise = (float)o->action_noise;
     c->explore_random_steps = o->random_steps;
+    c->threads = (int)o->threads;
     c->seed = (uint64_t)o->seed;
     return learner_config_validate(c, err, errcap);
 }
@@ -796,11 +800,12 @@ static void log_progress(server_t *s) {
             tfevents_close(&s->events);
         }
     }
-    log_info("updates %lld (%.0f/s) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, success "
+    log_info("updates %lld (%.0f/s, %lld thr) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, "
+             "success "
              "%.2f | Lq %.4g Lpi %.4g alpha %.3g gamma_q %.3f c %.3g | replay %llu | lag %.1f | "
              "busy %.0f%% | rejected {%s,token=%llu} | shard requests timed out %llu, refused %llu",
-             updates, ups, (unsigned long long)env_steps, eps, ev_mean, ev_std, ev_succ,
-             sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.discount.mean,
+             updates, ups, s->o.threads, (unsigned long long)env_steps, eps, ev_mean, ev_std,
+             ev_succ, sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.discount.mean,
              sum.reward_scale.mean, (unsigned long long)replay_size, lag, busy_pct(s),
              wire_rejects_format(&s->rejects, rejects, sizeof rejects),
              (unsigned long long)s->rejected_token, (unsigned long long)timeouts,
@@ -852,6 +857,7 @@ static int fill_status(server_t *s, Odac__Status *st, Odac__EvalReport *ev, stat
     st->env_name = s->spec.name;
     st->variant = s->o.variant;
     st->wall_time_s = wall_time(s);
+    st->learner_threads = (uint32_t)s->o.threads;
     st->updates = (uint64_t)learner_updates(s->learner);
     st->env_steps = total_env_steps(s);
     st->max_env_steps = (uint64_t)s->o.max_env_steps;
@@ -1083,7 +1089,6 @@ static int parse_options(options_t *o, learner_config_t *cfg, env_spec_t *spec, 
     o->prefetch = 4;
     o->request_timeout_s = 2;
     o->log_every_s = 5;
-    o->threads = 1;
     o->tensorboard = 1;
     learner_config_default(cfg);
     options_from_config(o, cfg);
@@ -1162,7 +1167,14 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     if (flags_write_json(table, n, path, err, sizeof err) != 0) goto bad;
     if (learner_video_init(&s->video, o->video_every, s->run_path, err, sizeof err) != 0) goto bad;
 
-    nn_set_threads((int)o->threads);
+    /* The pool splits the hand-written kernels' work; without them (no AVX-512) OpenBLAS does
+     * the products and is the one to give the threads to. */
+    if (!nn_simd_enabled()) {
+        s->cfg.threads = 1;
+        nn_set_threads((int)o->threads);
+    } else {
+        nn_set_threads(1);
+    }
     s->learner = learner_new(&s->cfg, err, sizeof err);
     if (!s->learner) goto bad;
     if (o->resume && load_checkpoint(s, err, sizeof err) != 0) {
@@ -1254,8 +1266,10 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
             }
         }
     }
-    log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s); writing %s",
-             o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, s->run_path);
+    log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s), %lld thread(s)%s; "
+             "writing %s",
+             o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, o->threads,
+             nn_simd_enabled() ? "" : " (OpenBLAS's: no AVX-512)", s->run_path);
     if (!o->run_token[0])
         log_warn("no --run-token (ODAC_RUN_TOKEN): stats from any sender count, and any sender's "
                  "evaluation can end the run");

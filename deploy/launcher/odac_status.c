@@ -27,8 +27,8 @@ static double now_ms(void) {
 }
 
 static void print_text(const Odac__Status *st) {
-    printf("run %s: env %s, variant %s, %.1f s\n", st->run_id, st->env_name, st->variant,
-           st->wall_time_s);
+    printf("run %s: env %s, variant %s, %.1f s, %u learner thread(s)\n", st->run_id, st->env_name,
+           st->variant, st->wall_time_s, st->learner_threads);
     printf("updates %llu | env steps %llu of %llu | weights version %llu\n",
            (unsigned long long)st->updates, (unsigned long long)st->env_steps,
            (unsigned long long)st->max_env_steps, (unsigned long long)st->publish_version);
@@ -94,6 +94,7 @@ static int print_json(const Odac__Status *st) {
     cJSON_AddStringToObject(root, "env", st->env_name);
     cJSON_AddStringToObject(root, "variant", st->variant);
     add_number(root, "wall_time_s", st->wall_time_s);
+    add_number(root, "learner_threads", (double)st->learner_threads);
     add_number(root, "updates", (double)st->updates);
     add_number(root, "env_steps", (double)st->env_steps);
     add_number(root, "max_env_steps", (double)st->max_env_steps);
