@@ -7,9 +7,10 @@
 #  2. memory bombs: twenty 32 MiB frames of tiny unknown protobuf fields to each of the stats,
 #     insert and sample ports leave the learner's and the shard's RSS within 64 MiB of where they
 #     were and training goes on (the frame limits drop such peers before anything is buffered);
-#  3. kill -9 of the only shard under load: the launcher restarts it, it restores its last
+#  3. kill -9 of the only shard while the learner's request waits in it (the actor stopped, so
+#     the rate limiter holds the request): the launcher restarts the shard, it restores its last
 #     checkpoint (no transitions before it are lost), the learner (never restarted) logs the
-#     lost requests, asks again and its update count keeps rising within a bounded time.
+#     lost request, asks again and its update count keeps rising within a bounded time.
 # Progress is polled; nothing sleeps as synchronisation. Usage: e2e_drill_network.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_drill_network.sh BUILD_DIR}
@@ -56,9 +57,10 @@ ckpts_over() { [ "$(ckpt_lines)" -gt "$1" ]; }
 printf '{"checkpoint-every": 100000, "log-every-s": 0.5}\n' >"$work/config.json"
 port=$((20000 + RANDOM % 20000))
 # The shard writes a background checkpoint every 2 s (odac-replay --checkpoint-every-s), and its
-# rate limiter holds the learner to one sampled transition per 4 env steps, so the learner's requests
-# wait in the shard (what a restart loses); with one request in flight (learner --prefetch 1) losing
-# it stalled the learner for good before requests had deadlines.
+# rate limiter holds the learner to one sampled transition per 4 env steps, so with the actor
+# stopped the learner's request waits in the shard (what a restart loses); with one request in
+# flight (learner --prefetch 1) losing it stalled the learner for good before requests had
+# deadlines.
 ODAC_CHECKPOINT_EVERY_S=2 ODAC_SAMPLES_PER_INSERT=0.25 ODAC_PREFETCH=1 "$build/bin/odac" run --env box2d --seed 5 --max-env-steps 100000000 \
   --target-distance 0.01 --num-envs 1 --learner-config "$work/config.json" --run-dir "$work" --run-id r \
   --base-port "$port" >"$log" 2>&1 &
@@ -99,6 +101,15 @@ s1=$(rss_kb "$shard")
 echo "memory bombs: learner RSS ${l0} -> ${l1} kB, shard ${s0} -> ${s1} kB; training went on"
 
 # ---- 3. kill -9 of the only shard ----
+# With the actor stopped (SIGSTOP) nothing is inserted, so once the learner has sampled its share
+# the rate limiter keeps its request waiting in the shard: the learner's updates stall, and the
+# request the kill then loses is certain (with the actor running, a fast actor is what the
+# limiter holds back, the request is often answered before the kill and none is lost).
+actor=$(pid_of actor-0)
+kill -STOP "$actor"
+# two progress rows in a row with the same update count: the learner waits on the shard
+stalled() { tail -n 2 "$work/r/progress.csv" | awk -F, 'NR == 1 { u = $3 } NR == 2 { exit !($3 == u) }'; }
+wait_for "the learner to wait on the shard with the actor stopped" 60 stalled
 c0=$(ckpt_lines)
 wait_for "a shard checkpoint after the bombs" 60 ckpts_over "$c0"
 saved=$(ckpt_transitions)
@@ -107,6 +118,7 @@ learner=$(pid_of learner)
 before=$(updates)
 kill -KILL "$shard"
 t_kill=$SECONDS
+kill -CONT "$actor"
 echo "killed replay-0 (pid $shard) at $before updates; its last checkpoint held $saved transitions"
 wait_for "the shard's restart" 60 at_least 2 "$log" 'started replay-0'
 wait_for "the shard to restore its checkpoint" 60 at_least 1 "$work/r/logs/replay-0.log" 'restored '

@@ -7,7 +7,9 @@
 #  - SIGKILL of the learner: it resumes and progress.csv is cut back to its checkpoint, so
 #    updates never go backwards in it;
 #  - an existing --run-id is refused without --resume (its files untouched) and continued as a
-#    whole with it.
+#    whole with it;
+#  - the learner's threads: the cores by default (one actor, one shard), --learner-threads N
+#    passed through (variant.json, the start line).
 # Usage: e2e_launcher_lifecycle.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_launcher_lifecycle.sh BUILD_DIR}
@@ -71,6 +73,13 @@ echo "bad config and unknown env refused at once"
 printf '{"checkpoint-every": 4000, "log-every-s": 0.5}\n' >"$work/config.json"
 launch "$log" --run-id r --learner-config "$work/config.json"
 wait_for "training" 120 updates_over 100
+# The learner's threads: by default the cores left after one actor and one shard, which on any
+# machine is all of them (a quarter core and a tenth; capped at 64).
+threads_of() { grep -o '"threads":[[:space:]]*[0-9]*' "$work/r/variant.json" | grep -o '[0-9]*$'; }
+cores=$(nproc)
+[ "$cores" -gt 64 ] && cores=64
+[ "$(threads_of)" = "$cores" ] || fail "learner threads $(threads_of) by default, expected $cores (the cores)"
+grep -q "$cores thread(s)" "$log" || fail "the learner's start line does not name its $cores thread(s)"
 for child in learner replay-0 actor-0; do
   n=$(count "started $child ")
   kill -TERM "$(pid_of "$child")"
@@ -112,8 +121,9 @@ grep -q "already exists; pass --resume" "$work/again.log" || fail "no reason for
 [ "$(cat "$work/r/progress.csv" "$work/r/learner.ckpt" | md5sum)" = "$sum" ] || fail "the refused launch changed the run"
 before=$(updates)
 log=$work/resume.log
-launch "$log" --run-id r --learner-config "$work/config.json" --resume
+launch "$log" --run-id r --learner-config "$work/config.json" --resume --learner-threads 1
 wait_for "the resumed run's learner" 60 at_least 1 'resumed from'
+[ "$(threads_of)" = 1 ] || fail "--learner-threads 1: variant.json says $(threads_of)"
 wait_for "the resumed run's shard" 60 grep -q 'restored ' "$work/r/logs/replay-0.log"
 wait_for "progress of the resumed run" 60 updates_over $((before + 100))
 monotonic || fail "updates went backwards in progress.csv across the resume"

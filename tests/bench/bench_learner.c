@@ -15,7 +15,8 @@
  * 4 and 8 up to the machine's cores, measured in alternating rounds; lines past 1 thread add
  * speedup_vs_1_thread. OpenBLAS, here also the 1-thread sgemm reference, stays single-threaded
  * (its idle threads spin and would take the cores the learner's threads need). ODAC_THREADS=n
- * runs n only; ODAC_SHAPE=ant or box2d runs that shape only. */
+ * runs n only; ODAC_SHAPE=ant or box2d runs that shape only; ODAC_BLAS_THREADS=n gives OpenBLAS n
+ * threads instead (lines add blas_threads), for comparison. */
 #include "benchutil.h"
 #include "learner_core.h"
 #include <cblas.h>
@@ -151,6 +152,7 @@ static void bench_shape(const char *shape, const env_spec_t *spec, const int *th
                    best_u[c].cpu * gflop / (sgemm_flop * best_s.cpu));
         if (threads[0] == 1 && c > 0)
             printf(",\"speedup_vs_1_thread\":%.3f", best_u[c].wall / best_u[0].wall);
+        if (nn_get_threads() > 1) printf(",\"blas_threads\":%d", nn_get_threads());
         printf(",\"machine\":\"%s\"}\n", machine);
     }
     fflush(stdout);
@@ -174,7 +176,8 @@ int main(void) {
         .name = "box2d", .obs_dim = 2, .goal_dim = 2, .action_dim = 2, .success_threshold = 0.5f};
     /* The learner's threads split its work; OpenBLAS (here also the sgemm reference) stays
      * single-threaded, so no BLAS thread competes with them. */
-    nn_set_threads(1);
+    const char *blas = getenv("ODAC_BLAS_THREADS"); /* a comparison: OpenBLAS's own threads */
+    nn_set_threads(blas ? atoi(blas) : 1);
     const char *env = getenv("ODAC_THREADS");
     int only = env ? atoi(env) : 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
