@@ -351,6 +351,15 @@ static void test_config(void) {
     CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
     CU_ASSERT_EQUAL(learner_config_validate(&c, err, sizeof err), 0);
+    /* faucet: window's settings (measured, learner_config.c) */
+    env_spec_t faucet = {
+        .name = "faucet", .obs_dim = 6, .goal_dim = 6, .action_dim = 3, .success_threshold = 0.05f};
+    CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &faucet, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.clamp_discount, 0);
+    CU_ASSERT_EQUAL(c.reward_scale_auto, 0);
+    CU_ASSERT_DOUBLE_EQUAL(c.model_log_std_min, log(0.05), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
     env_spec_t bad = {.name = "pong", .obs_dim = 2, .goal_dim = 2, .action_dim = 2};
     CU_ASSERT_EQUAL(learner_config_for_env(&c, &bad, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "pong"));
