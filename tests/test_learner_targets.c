@@ -337,7 +337,8 @@ static void test_config(void) {
                         .action_dim = 3,
                         .success_threshold = 0.05f};
     CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &fetch, err, sizeof err), 0);
-    CU_ASSERT_DOUBLE_EQUAL(c.reward_scale_k, 100.0, 0.0); /* measured, learner_config.c */
+    CU_ASSERT_EQUAL(c.clamp_discount, 0); /* window's settings, measured: learner_config.c */
+    CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_EQUAL(c.explore_random_steps, 20000);
     /* window: the unclamped target (its clamped optimum is the hand-only plateau), c = 1, a std
      * floor of 0.05 and exploration (measured, learner_config.c) */
