@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libzmq3-dev
   libopenblas-dev libuv1-dev libcunit1-dev libcjson-dev libmujoco-dev libxxhash-dev libisal-dev
-  libegl-dev libegl-mesa0 libgl1-mesa-dri libpng-dev ffmpeg)
+  libegl-dev libegl-mesa0 libgl1-mesa-dri libpng-dev ffmpeg gnuplot-nox)
 # libegl-mesa0 and libgl1-mesa-dri: headless OpenGL for odac eval's pictures (Mesa's surfaceless
-# EGL, software rendering); ffmpeg: its --video encoder and the video test's ffprobe.
+# EGL, software rendering); ffmpeg: its --video encoder and the video test's ffprobe;
+# gnuplot-nox: the learning curves of odac experiment and odac plot.
 # ODAC_FUZZ=1: also clang and its libFuzzer runtime, for tests/fuzz/run.sh.
 [ "${ODAC_FUZZ:-0}" = 1 ] && packages+=(clang libclang-rt-dev)
 missing=()

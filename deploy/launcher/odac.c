@@ -9,7 +9,9 @@
 #include "flags.h"
 #include "log.h"
 #include "odac_eval.h"
+#include "odac_experiment.h"
 #include "odac_status.h"
+#include "parent_watch.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -347,6 +349,9 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "keygen")) return keygen(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "eval")) return odac_eval_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "status")) return odac_status_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "experiment"))
+        return odac_experiment_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "plot")) return odac_plot_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             printf("%s\n(see odac run --help)\n", usage);
@@ -354,8 +359,8 @@ int main(int argc, char **argv) {
         }
         fprintf(
             stderr,
-            "odac: expected the command 'run', 'eval', 'status' or 'keygen' (try: odac run --env "
-            "box2d)\n");
+            "odac: expected the command 'run', 'eval', 'status', 'experiment', 'plot' or 'keygen' "
+            "(try: odac run --env box2d)\n");
         return 2;
     }
     const flag_t table[] = {
@@ -463,7 +468,9 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof raw; i++) snprintf(token + 2 * i, 3, "%02x", raw[i]);
         setenv("ODAC_RUN_TOKEN", token, 1);
     }
-    /* Children end with this launcher even if it is killed (common/parent_watch.h). */
+    /* This launcher ends with an `odac experiment` that started it, and its children end with
+     * it even if it is killed (common/parent_watch.h). */
+    parent_watch_from_env();
     char self_pid[32];
     snprintf(self_pid, sizeof self_pid, "%d", (int)getpid());
     setenv("ODAC_EXIT_WITH_PARENT", self_pid, 1);
