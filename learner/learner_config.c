@@ -130,6 +130,8 @@ void learner_config_default(learner_config_t *cfg) {
  *   0.059, 0.018, 0.029 at 500k and first meet 0.05 at 70k, 75k, 72k; clamped with k = 100 they
  *   gave 0.098, 0.015, 0.018 and first met it (seeds 2, 3) at 198k and 129k. Seed 1 unclamped
  *   swings between 0.015 and 0.1 from one evaluation to the next after 70k.
+ * - sawyer-push: window's settings too: 0.008, 0.024, 0.009 at 500k (seeds 1-3, first met at
+ *   269k, 101k, 72k) against 0.016, 0.018, 0.031 and a rerun of seed 1 at 0.070 clamped, k = 10.
  * - sawyer-push hidden 64,64 (the paper's 400,300 runs at about 90 updates/s here, so its 500k
  *   budget takes hours): 0.016 at 500k (seed 1, first success at 156k); --hidden 400,300 restores
  *   the paper's size.
@@ -156,6 +158,14 @@ void learner_config_default(learner_config_t *cfg) {
  * goal keep the optimal posterior. In-process (a loop like test_learner_box2d_learn's) seeds 1-6
  * then reach <= 0.5 within 5,000 to 10,000 env steps; the auto scale (k = 1, 10, 100) or a log-std
  * minimum of -1 or 0 on top did not do better (seeds 1 and 3).
+ *
+ * box2d's std floor 0.3 (not the authors' e^-2 = 0.135): with 0.135 the real pipeline met the
+ * 0.6 target early and drifted back to it by 200k (0.556, 0.531, 0.749 on seeds 1-3; 0.168,
+ * 0.759, 0.529 in an earlier set), the deterministic policy stopping 0.4-0.7 from the goal or
+ * pushing into the wall past it, with q_mean down to -50 (rewards of far relabeled goals reach
+ * -1,000). With 0.3, q_mean stays in [-8.9, -1.6] and seeds 1-4 end at 0.527, 0.433, 0.440, 0.465
+ * (first met at 59k, 47k, 39k, 46k). Clipped targets and normalisation instead gave 0.509 on
+ * seed 3 (q_mean down to -50).
  */
 typedef struct {
     const char *name;
@@ -171,9 +181,9 @@ typedef struct {
 
 static const env_defaults_t env_table[] = {
     /* name, hidden, auto scale, k, clamp, normalize, clip, std min, max, eps, noise, random */
-    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.1353f, 7.389f, 0.0f, 0.0f, 1000},
+    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.3f, 7.389f, 0.0f, 0.0f, 1000},
     {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f, 1000},
-    {"sawyer-push", 64, 64, 1, 10.0f, 1, 1, 1, 0.01f, 1.0f, 0.0f, 0.0f, 1000},
+    {"sawyer-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},
     {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 20000},
     {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},
     {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},

@@ -331,6 +331,7 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.policy_hidden[0], 64);
     CU_ASSERT_EQUAL(c.reward_scale_auto, 0);
     CU_ASSERT_EQUAL(c.clamp_discount, 1); /* project choice, learner_config.c */
+    CU_ASSERT_DOUBLE_EQUAL(c.model_log_std_min, log(0.3), 1e-6); /* measured, learner_config.c */
     env_spec_t fetch = {.name = "fetch-push",
                         .obs_dim = 25,
                         .goal_dim = 3,
@@ -352,6 +353,13 @@ static void test_config(void) {
     CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
     CU_ASSERT_EQUAL(learner_config_validate(&c, err, sizeof err), 0);
+    env_spec_t sawyer = {.name = "sawyer-push",
+                         .obs_dim = 4,
+                         .goal_dim = 4,
+                         .action_dim = 2,
+                         .success_threshold = 0.05f};
+    CU_ASSERT_EQUAL_FATAL(learner_config_for_env(&c, &sawyer, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.clamp_discount, 0); /* window's settings, measured: learner_config.c */
     /* faucet: window's settings (measured, learner_config.c) */
     env_spec_t faucet = {
         .name = "faucet", .obs_dim = 6, .goal_dim = 6, .action_dim = 3, .success_threshold = 0.05f};
