@@ -1,10 +1,10 @@
 /* experiment_results: tables and learning curves from the runs' progress.csv (see the header). */
 #include "experiment_results.h"
+#include "experiment_spec.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +16,6 @@ extern char **environ;
 #define LINE_MAX_BYTES 65536
 #define MAX_COLUMNS 256
 #define CURVE_POINTS 60 /* grid of a learning curve's mean and band */
-
-static int fail(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Splits line (modified) at commas into at most max fields; returns the count. */
 static int split_csv(char *line, char **fields, int max) {
@@ -76,13 +66,13 @@ int exp_run_read(const char *run_dir, exp_run_t *r, char *err, size_t errcap) {
     char path[1024];
     snprintf(path, sizeof path, "%s/progress.csv", run_dir);
     FILE *f = fopen(path, "r");
-    if (!f) return fail(err, errcap, "%s: %s", path, strerror(errno));
+    if (!f) return exp_fail(err, errcap, "%s: %s", path, strerror(errno));
     char *line = malloc(LINE_MAX_BYTES), *header = malloc(LINE_MAX_BYTES);
     char *names[MAX_COLUMNS], *fields[MAX_COLUMNS];
     double *succ = NULL;
     int cap = 0, rc = 0, lineno = 1;
     if (!line || !header || !fgets(header, LINE_MAX_BYTES, f)) {
-        rc = fail(err, errcap, "%s: empty or unreadable", path);
+        rc = exp_fail(err, errcap, "%s: empty or unreadable", path);
         goto out;
     }
     int n = split_csv(header, names, MAX_COLUMNS);
@@ -90,25 +80,25 @@ int exp_run_read(const char *run_dir, exp_run_t *r, char *err, size_t errcap) {
     int c_succ = column(names, n, "eval_success_rate");
     int c_ver = column(names, n, "eval_policy_version");
     if (c_steps < 0 || c_dist < 0 || c_succ < 0 || c_ver < 0) {
-        rc = fail(err, errcap,
-                  "%s: lacks a column (env_steps, eval_distance_mean, eval_success_rate, "
-                  "eval_policy_version)",
-                  path);
+        rc = exp_fail(err, errcap,
+                      "%s: lacks a column (env_steps, eval_distance_mean, eval_success_rate, "
+                      "eval_policy_version)",
+                      path);
         goto out;
     }
     char last_version[64] = "";
     while (fgets(line, LINE_MAX_BYTES, f)) {
         lineno++;
         if (split_csv(line, fields, MAX_COLUMNS) != n) {
-            rc =
-                fail(err, errcap, "%s:%d: %s columns, the header has %d", path, lineno, "other", n);
+            rc = exp_fail(err, errcap, "%s:%d: %s columns, the header has %d", path, lineno,
+                          "other", n);
             goto out;
         }
         char *end;
         long long steps = strtoll(fields[c_steps], &end, 10);
         if (end == fields[c_steps] || *end || steps < 0) {
-            rc = fail(err, errcap, "%s:%d: env_steps '%.32s' is not a count", path, lineno,
-                      fields[c_steps]);
+            rc = exp_fail(err, errcap, "%s:%d: env_steps '%.32s' is not a count", path, lineno,
+                          fields[c_steps]);
             goto out;
         }
         r->env_steps = steps;
@@ -118,7 +108,7 @@ int exp_run_read(const char *run_dir, exp_run_t *r, char *err, size_t errcap) {
         snprintf(last_version, sizeof last_version, "%s", fields[c_ver]);
         double s = strtod(fields[c_succ], &end);
         if (push_eval(r, &cap, steps, d, s, &succ)) {
-            rc = fail(err, errcap, "out of memory");
+            rc = exp_fail(err, errcap, "out of memory");
             goto out;
         }
     }
@@ -141,7 +131,7 @@ int exp_run_identify(const char *run_dir, exp_run_t *r, char *err, size_t errcap
     char path[1024];
     snprintf(path, sizeof path, "%s/variant.json", run_dir);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errcap, "%s: %s", path, strerror(errno));
+    if (!f) return exp_fail(err, errcap, "%s: %s", path, strerror(errno));
     char buf[65536];
     size_t got = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
@@ -160,7 +150,7 @@ int exp_run_identify(const char *run_dir, exp_run_t *r, char *err, size_t errcap
         if (!r->goal_mode[0]) snprintf(r->goal_mode, sizeof r->goal_mode, "fixed");
     }
     cJSON_Delete(root);
-    return ok ? 0 : fail(err, errcap, "%s: no env, variant and seed in it", path);
+    return ok ? 0 : exp_fail(err, errcap, "%s: no env, variant and seed in it", path);
 }
 
 void exp_run_free(exp_run_t *r) {
@@ -244,7 +234,7 @@ static int write_tables(const char *out_dir, const char *title, const layout_t *
     snprintf(path, sizeof path, "%s/table.md", out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *md = fopen(tmp, "w");
-    if (!md) return fail(err, errcap, "%s: %s", tmp, strerror(errno));
+    if (!md) return exp_fail(err, errcap, "%s: %s", tmp, strerror(errno));
     fprintf(md,
             "# %s\n\nFinal distance, mean (std) over seeds (each seed: the mean of its last 3 "
             "evaluations; lower is better).\n\n| env |",
@@ -274,7 +264,7 @@ static int write_tables(const char *out_dir, const char *title, const layout_t *
     FILE *csv = fopen(csv_tmp, "w");
     if (!csv) {
         fclose(md);
-        return fail(err, errcap, "%s: %s", csv_tmp, strerror(errno));
+        return exp_fail(err, errcap, "%s: %s", csv_tmp, strerror(errno));
     }
     fprintf(csv, "env,goal_mode,variant,seeds,final_distance_mean,final_distance_std,"
                  "success_rate_mean,env_steps_mean,runs_missing\n");
@@ -293,7 +283,7 @@ static int write_tables(const char *out_dir, const char *title, const layout_t *
     bad |= fclose(md) != 0;
     bad |= fclose(csv) != 0;
     if (bad || rename(tmp, path) != 0 || rename(csv_tmp, csv_path) != 0)
-        return fail(err, errcap, "cannot write %s or %s", path, csv_path);
+        return exp_fail(err, errcap, "cannot write %s or %s", path, csv_path);
     return 0;
 }
 
@@ -310,11 +300,12 @@ static int run_gnuplot(const char *script, char *err, size_t errcap) {
     pid_t pid;
     int rc = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
     if (rc != 0)
-        return fail(err, errcap, "cannot start gnuplot (%s): install gnuplot-nox (deploy/setup.sh)",
-                    strerror(rc));
+        return exp_fail(err, errcap,
+                        "cannot start gnuplot (%s): install gnuplot-nox (deploy/setup.sh)",
+                        strerror(rc));
     int status;
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return fail(err, errcap, "gnuplot failed on %s", script);
+        return exp_fail(err, errcap, "gnuplot failed on %s", script);
     return 0;
 }
 
@@ -329,7 +320,7 @@ static int write_plot(const char *out_dir, const layout_t *l, int row, const exp
         snprintf(base, sizeof base, "%s-%s", l->row_env[row], l->row_goal[row]);
     snprintf(plot_dir, sizeof plot_dir, "%s/plot", out_dir);
     if (mkdir(plot_dir, 0755) != 0 && errno != EEXIST)
-        return fail(err, errcap, "%s: %s", plot_dir, strerror(errno));
+        return exp_fail(err, errcap, "%s: %s", plot_dir, strerror(errno));
     snprintf(dat, sizeof dat, "%s/%s.dat", plot_dir, base);
     snprintf(gp, sizeof gp, "%s/%s.gp", plot_dir, base);
     snprintf(png, sizeof png, "%s/%s.png", out_dir, base);
@@ -340,7 +331,7 @@ static int write_plot(const char *out_dir, const layout_t *l, int row, const exp
                 if ((double)runs[i].curve_steps[k] > max_steps)
                     max_steps = (double)runs[i].curve_steps[k];
     FILE *f = fopen(dat, "w");
-    if (!f) return fail(err, errcap, "%s: %s", dat, strerror(errno));
+    if (!f) return exp_fail(err, errcap, "%s: %s", dat, strerror(errno));
     int blocks[16], n_blocks = 0;
     for (int c = 0; c < l->n_cols; c++) {
         int rows = 0;
@@ -366,10 +357,10 @@ static int write_plot(const char *out_dir, const layout_t *l, int row, const exp
             blocks[n_blocks++] = c;
         }
     }
-    if (fclose(f) != 0) return fail(err, errcap, "cannot write %s", dat);
+    if (fclose(f) != 0) return exp_fail(err, errcap, "cannot write %s", dat);
     if (!n_blocks) return 0; /* nothing evaluated yet: no picture */
     f = fopen(gp, "w");
-    if (!f) return fail(err, errcap, "%s: %s", gp, strerror(errno));
+    if (!f) return exp_fail(err, errcap, "%s: %s", gp, strerror(errno));
     char title[64];
     row_name(l, row, title, sizeof title);
     fprintf(f,
@@ -382,18 +373,18 @@ static int write_plot(const char *out_dir, const layout_t *l, int row, const exp
                 "  '%s' index %d using 1:3:4 with filledcurves lc %d notitle, \\\n"
                 "  '%s' index %d using 1:2 with lines lw 2 lc %d title '%s'%s\n",
                 dat, b, b + 1, dat, b, b + 1, l->col[blocks[b]], b + 1 < n_blocks ? ", \\" : "");
-    if (fclose(f) != 0) return fail(err, errcap, "cannot write %s", gp);
+    if (fclose(f) != 0) return exp_fail(err, errcap, "cannot write %s", gp);
     return run_gnuplot(gp, err, errcap);
 }
 
 int exp_results_write(const char *out_dir, const char *title, const exp_run_t *runs, int n_runs,
                       char *err, size_t errcap) {
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
-        return fail(err, errcap, "%s: %s", out_dir, strerror(errno));
+        return exp_fail(err, errcap, "%s: %s", out_dir, strerror(errno));
     layout_t l = {0};
     for (int i = 0; i < n_runs; i++)
         if (find_or_add_row(&l, &runs[i]) < 0 || find_or_add_col(&l, runs[i].variant) < 0)
-            return fail(err, errcap, "more than 64 envs or 16 variants in one table");
+            return exp_fail(err, errcap, "more than 64 envs or 16 variants in one table");
     if (write_tables(out_dir, title, &l, runs, n_runs, err, errcap)) return -1;
     for (int i = 0; i < l.n_rows; i++)
         if (write_plot(out_dir, &l, i, runs, n_runs, err, errcap)) return -1;

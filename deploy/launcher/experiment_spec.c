@@ -12,9 +12,7 @@
 
 #define SPEC_FILE_MAX (1 << 20)
 
-static int fail(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errcap, const char *fmt, ...) {
+int exp_fail(char *err, size_t errcap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errcap, fmt, ap);
@@ -38,8 +36,8 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *ke
             size_t n = strlen(allowed);
             snprintf(allowed + n, sizeof allowed - n, "%s%s", n ? ", " : "", *k);
         }
-        return fail(err, errcap, "%s%s%.64s: unknown key (allowed: %s)", where, *where ? "." : "",
-                    it->string, allowed);
+        return exp_fail(err, errcap, "%s%s%.64s: unknown key (allowed: %s)", where,
+                        *where ? "." : "", it->string, allowed);
     }
     return 0;
 }
@@ -48,10 +46,10 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *ke
 static int get_int(const cJSON *v, const char *field, long long lo, long long hi, long long *out,
                    char *err, size_t errcap) {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || floor(v->valuedouble) != v->valuedouble)
-        return fail(err, errcap, "%s: must be an integer", field);
+        return exp_fail(err, errcap, "%s: must be an integer", field);
     if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
-        return fail(err, errcap, "%s: %.0f is out of range (%lld to %lld)", field, v->valuedouble,
-                    lo, hi);
+        return exp_fail(err, errcap, "%s: %.0f is out of range (%lld to %lld)", field,
+                        v->valuedouble, lo, hi);
     *out = (long long)v->valuedouble;
     return 0;
 }
@@ -81,26 +79,27 @@ static int variant_check(const char *name, char *err, size_t errcap) {
 
 static int goal_mode_check(const char *name, char *err, size_t errcap) {
     if (!strcmp(name, "fixed") || !strcmp(name, "random")) return 0;
-    return fail(err, errcap, "unknown goal mode '%.32s' (fixed, random)", name);
+    return exp_fail(err, errcap, "unknown goal mode '%.32s' (fixed, random)", name);
 }
 
 static int get_names(const cJSON *v, const char *field, name_check_t check, char (*out)[32],
                      int max, int *n, char *err, size_t errcap) {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-        return fail(err, errcap, "%s: must be a non-empty array of names", field);
+        return exp_fail(err, errcap, "%s: must be a non-empty array of names", field);
     if (cJSON_GetArraySize(v) > max)
-        return fail(err, errcap, "%s: more than %d entries", field, max);
+        return exp_fail(err, errcap, "%s: more than %d entries", field, max);
     *n = 0;
     for (const cJSON *it = v->child; it; it = it->next) {
         if (!cJSON_IsString(it) || strlen(it->valuestring) >= 32)
-            return fail(err, errcap, "%s[%d]: must be a name (a string under 32 bytes)", field, *n);
+            return exp_fail(err, errcap, "%s[%d]: must be a name (a string under 32 bytes)", field,
+                            *n);
         char why[256];
         if (check(it->valuestring, why, sizeof why) != 0)
-            return fail(err, errcap, "%s[%d]: %s", field, *n, why);
+            return exp_fail(err, errcap, "%s[%d]: %s", field, *n, why);
         for (int j = 0; j < *n; j++)
             if (!strcmp(out[j], it->valuestring))
-                return fail(err, errcap, "%s: '%s' appears twice (a duplicate cell)", field,
-                            it->valuestring);
+                return exp_fail(err, errcap, "%s: '%s' appears twice (a duplicate cell)", field,
+                                it->valuestring);
         snprintf(out[(*n)++], 32, "%s", it->valuestring);
     }
     return 0;
@@ -114,15 +113,15 @@ static const struct {
     {"actors", 1, 64}, {"shards", 1, 4}, {"num-envs", 1, 1024}, {"learner-threads", 0, 64}};
 
 static int check_run(const cJSON *run, const char *field, char *err, size_t errcap) {
-    if (!cJSON_IsObject(run)) return fail(err, errcap, "%s: must be an object", field);
+    if (!cJSON_IsObject(run)) return exp_fail(err, errcap, "%s: must be an object", field);
     for (const cJSON *it = run->child; it; it = it->next) {
         size_t k = 0, n = sizeof run_options / sizeof *run_options;
         while (k < n && strcmp(run_options[k].key, it->string)) k++;
         if (k == n)
-            return fail(err, errcap,
-                        "%s.%.64s: unknown key (allowed: actors, shards, num-envs, "
-                        "learner-threads; the runner sets the rest)",
-                        field, it->string);
+            return exp_fail(err, errcap,
+                            "%s.%.64s: unknown key (allowed: actors, shards, num-envs, "
+                            "learner-threads; the runner sets the rest)",
+                            field, it->string);
         char f[160];
         long long x;
         snprintf(f, sizeof f, "%s.%s", field, it->string);
@@ -138,14 +137,14 @@ static const char *const learner_reserved[] = {
     "stats-bind", "status-endpoint", "check",  "insecure", NULL};
 
 static int check_learner(const cJSON *l, const char *field, char *err, size_t errcap) {
-    if (!cJSON_IsObject(l)) return fail(err, errcap, "%s: must be an object", field);
+    if (!cJSON_IsObject(l)) return exp_fail(err, errcap, "%s: must be an object", field);
     for (const cJSON *it = l->child; it; it = it->next) {
         if (key_in(it->string, learner_reserved))
-            return fail(err, errcap, "%s.%.64s: set by the experiment runner, not the spec", field,
-                        it->string);
+            return exp_fail(err, errcap, "%s.%.64s: set by the experiment runner, not the spec",
+                            field, it->string);
         if (!cJSON_IsString(it) && !cJSON_IsNumber(it) && !cJSON_IsBool(it))
-            return fail(err, errcap, "%s.%.64s: must be a string, number or boolean", field,
-                        it->string);
+            return exp_fail(err, errcap, "%s.%.64s: must be a string, number or boolean", field,
+                            it->string);
     }
     return 0;
 }
@@ -178,8 +177,8 @@ static int get_path(const cJSON *root, const char *key, const char *dflt, char *
         return 0;
     }
     if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= EXP_PATH_MAX - 160)
-        return fail(err, errcap, "%s: must be a non-empty path under %d bytes", key,
-                    EXP_PATH_MAX - 160);
+        return exp_fail(err, errcap, "%s: must be a non-empty path under %d bytes", key,
+                        EXP_PATH_MAX - 160);
     snprintf(out, EXP_PATH_MAX, "%s", v->valuestring);
     return 0;
 }
@@ -190,13 +189,13 @@ static int parse_top(const cJSON *root, exp_spec_t *s, long long *seeds, int *n_
     if (check_keys(root, "", top_keys, err, errcap)) return -1;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!cJSON_IsString(v) || !plain_name(v->valuestring, EXP_NAME_MAX - 1))
-        return fail(err, errcap, "name: required, 1 to %d of [A-Za-z0-9._-]", EXP_NAME_MAX - 1);
+        return exp_fail(err, errcap, "name: required, 1 to %d of [A-Za-z0-9._-]", EXP_NAME_MAX - 1);
     snprintf(s->name, sizeof s->name, "%s", v->valuestring);
     v = cJSON_GetObjectItemCaseSensitive(root, "envs");
-    if (!v) return fail(err, errcap, "envs: required");
+    if (!v) return exp_fail(err, errcap, "envs: required");
     if (get_names(v, "envs", env_check, s->envs, 16, &s->n_envs, err, errcap)) return -1;
     v = cJSON_GetObjectItemCaseSensitive(root, "variants");
-    if (!v) return fail(err, errcap, "variants: required");
+    if (!v) return exp_fail(err, errcap, "variants: required");
     if (get_names(v, "variants", variant_check, s->variants, 16, &s->n_variants, err, errcap))
         return -1;
     v = cJSON_GetObjectItemCaseSensitive(root, "goal_modes");
@@ -208,7 +207,7 @@ static int parse_top(const cJSON *root, exp_spec_t *s, long long *seeds, int *n_
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "seeds");
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0 || cJSON_GetArraySize(v) > 100)
-        return fail(err, errcap, "seeds: required, an array of 1 to 100 integers");
+        return exp_fail(err, errcap, "seeds: required, an array of 1 to 100 integers");
     *n_seeds = 0;
     for (const cJSON *it = v->child; it; it = it->next) {
         char f[32];
@@ -216,11 +215,12 @@ static int parse_top(const cJSON *root, exp_spec_t *s, long long *seeds, int *n_
         if (get_int(it, f, 0, 2147483647, &seeds[*n_seeds], err, errcap)) return -1;
         for (int j = 0; j < *n_seeds; j++)
             if (seeds[j] == seeds[*n_seeds])
-                return fail(err, errcap, "seeds: %lld appears twice (a duplicate cell)", seeds[j]);
+                return exp_fail(err, errcap, "seeds: %lld appears twice (a duplicate cell)",
+                                seeds[j]);
         (*n_seeds)++;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "budget");
-    if (!v) return fail(err, errcap, "budget: required (env steps of every cell)");
+    if (!v) return exp_fail(err, errcap, "budget: required (env steps of every cell)");
     if (get_int(v, "budget", 1, 1000000000000LL, budget, err, errcap)) return -1;
     long long x = 1;
     v = cJSON_GetObjectItemCaseSensitive(root, "parallel");
@@ -264,13 +264,13 @@ static int selects(const cJSON *o, const exp_cell_t *c) {
 static int check_override(const cJSON *o, int i, char *err, size_t errcap) {
     char where[32];
     snprintf(where, sizeof where, "overrides[%d]", i);
-    if (!cJSON_IsObject(o)) return fail(err, errcap, "%s: must be an object", where);
+    if (!cJSON_IsObject(o)) return exp_fail(err, errcap, "%s: must be an object", where);
     if (check_keys(o, where, override_keys, err, errcap)) return -1;
     const char *sel[] = {"env", "variant", "goal_mode"};
     for (int k = 0; k < 3; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, sel[k]);
         if (v && !cJSON_IsString(v))
-            return fail(err, errcap, "%s.%s: must be a string", where, sel[k]);
+            return exp_fail(err, errcap, "%s.%s: must be a string", where, sel[k]);
     }
     char f[64];
     long long x;
@@ -293,11 +293,11 @@ static int expand(const cJSON *root, exp_spec_t *s, const long long *seeds, int 
                   char (*modes)[32], int n_modes, long long budget, char *err, size_t errcap) {
     long long n = (long long)s->n_envs * s->n_variants * n_modes * n_seeds;
     if (n > EXP_MAX_CELLS)
-        return fail(err, errcap, "the grid has %lld cells (at most %d)", n, EXP_MAX_CELLS);
+        return exp_fail(err, errcap, "the grid has %lld cells (at most %d)", n, EXP_MAX_CELLS);
     const cJSON *overrides = cJSON_GetObjectItemCaseSensitive(root, "overrides");
     int n_over = 0;
     if (overrides) {
-        if (!cJSON_IsArray(overrides)) return fail(err, errcap, "overrides: must be an array");
+        if (!cJSON_IsArray(overrides)) return exp_fail(err, errcap, "overrides: must be an array");
         n_over = cJSON_GetArraySize(overrides);
         int i = 0;
         for (const cJSON *o = overrides->child; o; o = o->next, i++)
@@ -307,7 +307,7 @@ static int expand(const cJSON *root, exp_spec_t *s, const long long *seeds, int 
     s->cells = calloc((size_t)n, sizeof *s->cells);
     if (!matched || !s->cells) {
         free(matched);
-        return fail(err, errcap, "out of memory");
+        return exp_fail(err, errcap, "out of memory");
     }
     const cJSON *base_run = cJSON_GetObjectItemCaseSensitive(root, "run");
     const cJSON *base_learner = cJSON_GetObjectItemCaseSensitive(root, "learner");
@@ -327,7 +327,7 @@ static int expand(const cJSON *root, exp_spec_t *s, const long long *seeds, int 
                     cJSON *run = cJSON_CreateObject(), *learner = cJSON_CreateObject();
                     if (!run || !learner || (base_run && merge(run, base_run)) ||
                         (base_learner && merge(learner, base_learner)))
-                        rc = fail(err, errcap, "out of memory");
+                        rc = exp_fail(err, errcap, "out of memory");
                     int i = 0;
                     for (const cJSON *o = overrides ? overrides->child : NULL; o && !rc;
                          o = o->next, i++) {
@@ -336,22 +336,23 @@ static int expand(const cJSON *root, exp_spec_t *s, const long long *seeds, int 
                         const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "budget");
                         if (x) c->budget = (long long)x->valuedouble;
                         if ((x = cJSON_GetObjectItemCaseSensitive(o, "run")) && merge(run, x))
-                            rc = fail(err, errcap, "out of memory");
+                            rc = exp_fail(err, errcap, "out of memory");
                         if ((x = cJSON_GetObjectItemCaseSensitive(o, "learner")) &&
                             merge(learner, x))
-                            rc = fail(err, errcap, "out of memory");
+                            rc = exp_fail(err, errcap, "out of memory");
                     }
                     if (!rc) {
                         c->run_json = cJSON_PrintUnformatted(run);
                         c->learner_json = cJSON_PrintUnformatted(learner);
                         if (!c->run_json || !c->learner_json)
-                            rc = fail(err, errcap, "out of memory");
+                            rc = exp_fail(err, errcap, "out of memory");
                     }
                     cJSON_Delete(run);
                     cJSON_Delete(learner);
                 }
     for (int i = 0; i < n_over && !rc; i++)
-        if (!matched[i]) rc = fail(err, errcap, "overrides[%d]: matches no cell of the grid", i);
+        if (!matched[i])
+            rc = exp_fail(err, errcap, "overrides[%d]: matches no cell of the grid", i);
     free(matched);
     return rc;
 }
@@ -362,13 +363,13 @@ int exp_spec_parse(const char *json, exp_spec_t *out, char *err, size_t errcap) 
     cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
     if (!root) {
         long off = end ? (long)(end - json) : 0;
-        return fail(err, errcap, "not valid JSON (near byte %ld)", off);
+        return exp_fail(err, errcap, "not valid JSON (near byte %ld)", off);
     }
     long long seeds[100], budget = 0;
     char modes[2][32];
     int n_seeds = 0, n_modes = 0, rc = -1;
     if (!cJSON_IsObject(root))
-        fail(err, errcap, "the spec must be a JSON object");
+        exp_fail(err, errcap, "the spec must be a JSON object");
     else if (!parse_top(root, out, seeds, &n_seeds, modes, &n_modes, &budget, err, errcap))
         rc = expand(root, out, seeds, n_seeds, modes, n_modes, budget, err, errcap);
     cJSON_Delete(root);
@@ -384,31 +385,32 @@ int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_
         !strchr(path_or_preset, '/') && !(n > 5 && !strcmp(path_or_preset + n - 5, ".json"));
     if (preset) {
         if (!plain_name(path_or_preset, EXP_NAME_MAX - 1))
-            return fail(err, errcap, "'%.64s' is neither a spec file nor a preset name",
-                        path_or_preset);
+            return exp_fail(err, errcap, "'%.64s' is neither a spec file nor a preset name",
+                            path_or_preset);
         snprintf(path, sizeof path, "%s/%s.json", presets_dir, path_or_preset);
     } else {
         snprintf(path, sizeof path, "%s", path_or_preset);
     }
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errcap, "%s%s: %s", preset ? "preset " : "", path, strerror(errno));
+    if (!f)
+        return exp_fail(err, errcap, "%s%s: %s", preset ? "preset " : "", path, strerror(errno));
     char *buf = malloc(SPEC_FILE_MAX + 1);
     size_t got = buf ? fread(buf, 1, SPEC_FILE_MAX + 1, f) : 0;
     fclose(f);
-    if (!buf) return fail(err, errcap, "out of memory");
+    if (!buf) return exp_fail(err, errcap, "out of memory");
     if (got > SPEC_FILE_MAX) {
         free(buf);
-        return fail(err, errcap, "%s: larger than %d bytes", path, SPEC_FILE_MAX);
+        return exp_fail(err, errcap, "%s: larger than %d bytes", path, SPEC_FILE_MAX);
     }
     buf[got] = '\0';
     if (memchr(buf, '\0', got)) {
         free(buf);
-        return fail(err, errcap, "%s: holds a NUL byte", path);
+        return exp_fail(err, errcap, "%s: holds a NUL byte", path);
     }
     char why[512];
     int rc = exp_spec_parse(buf, out, why, sizeof why);
     free(buf);
-    if (rc) return fail(err, errcap, "%s: %s", path, why);
+    if (rc) return exp_fail(err, errcap, "%s: %s", path, why);
     return 0;
 }
 

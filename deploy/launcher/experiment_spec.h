@@ -49,4 +49,7 @@ int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_
                   size_t errcap);
 void exp_spec_free(exp_spec_t *s);
 
+/* Writes the message into err and returns -1 (the experiment modules' error convention). */
+int exp_fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -8,6 +8,7 @@
 #include "curve.h"
 #include "flags.h"
 #include "log.h"
+#include "launcher_fs.h"
 #include "odac_eval.h"
 #include "odac_experiment.h"
 #include "odac_status.h"
@@ -278,18 +279,6 @@ static child_t *new_child(role_t role, int index, const char *binary) {
     return c;
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[FLAGS_STR_MAX * 2];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Runs the learner's command line with --check and waits: a configuration or env it refuses is
  * refused here, before any process starts (its reason is on stderr). */
 static int check_learner(const child_t *l) {
@@ -448,7 +437,7 @@ int main(int argc, char **argv) {
                 run_path);
         return 2;
     }
-    if (mkdir_p(log_dir) != 0) {
+    if (launcher_mkdir_p(log_dir) != 0) {
         fprintf(stderr, "odac: cannot create %s: %s\n", log_dir, strerror(errno));
         return 2;
     }

@@ -11,6 +11,7 @@
 #include "experiment_results.h"
 #include "experiment_spec.h"
 #include "flags.h"
+#include "launcher_fs.h"
 #include "log.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,18 +58,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int mkdir_p(const char *path) {
-    char tmp[EXP_PATH_MAX * 2];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void state_path(const job_t *j, const char *ext, char *out, size_t cap) {
@@ -477,12 +466,12 @@ int odac_experiment_main(int argc, char **argv) {
     const char *subs[] = {"state", "logs"};
     for (int k = 0; k < 2; k++) {
         snprintf(sub, sizeof sub, "%s/%s", X.dir, subs[k]);
-        if (mkdir_p(sub) != 0) {
+        if (launcher_mkdir_p(sub) != 0) {
             fprintf(stderr, "odac experiment: cannot create %s: %s\n", sub, strerror(errno));
             return 2;
         }
     }
-    if (mkdir_p(X.spec.runs_dir) != 0) {
+    if (launcher_mkdir_p(X.spec.runs_dir) != 0) {
         fprintf(stderr, "odac experiment: cannot create %s: %s\n", X.spec.runs_dir,
                 strerror(errno));
         return 2;
@@ -600,7 +589,8 @@ int odac_plot_main(int argc, char **argv) {
         fprintf(stderr, "odac plot: no run given\n%s\n", plot_usage);
         rc = 2;
     }
-    if (!rc && (mkdir_p(out) != 0 || write_results(out, "odac plot", runs, n) != 0)) rc = 1;
+    if (!rc && (launcher_mkdir_p(out) != 0 || write_results(out, "odac plot", runs, n) != 0))
+        rc = 1;
     for (int i = 0; i < n; i++) exp_run_free(&runs[i]);
     free(runs);
     return rc;
