@@ -81,6 +81,18 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->explore_random_steps = 1000;
     cfg->seed = 0;
     cfg->threads = 1;
+    cfg->pool_min_width = 256;
+}
+
+int learner_config_widest_hidden(const learner_config_t *c) {
+    int w = 0;
+    for (int i = 0; i < c->n_policy_hidden; i++)
+        if (c->policy_hidden[i] > w) w = c->policy_hidden[i];
+    for (int i = 0; i < c->n_critic_hidden; i++)
+        if (c->critic_hidden[i] > w) w = c->critic_hidden[i];
+    for (int i = 0; i < c->n_model_hidden; i++)
+        if (c->model_hidden[i] > w) w = c->model_hidden[i];
+    return w;
 }
 
 /* The one table of per-env defaults: ODAC.md's table of the authors' settings plus the project's
@@ -311,5 +323,7 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
             "explore_random_steps", "%lld", cfg->explore_random_steps, "0 to 1e12");
     REQUIRE(cfg->threads >= 1 && cfg->threads <= NN_POOL_MAX_THREADS, "threads", "%d", cfg->threads,
             "1 to 64");
+    REQUIRE(cfg->pool_min_width >= 0 && cfg->pool_min_width <= 1000000, "pool_min_width", "%d",
+            cfg->pool_min_width, "0 to 1e6");
     return 0;
 }

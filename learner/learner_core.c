@@ -139,7 +139,7 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
     bad |= nn_mlp_work_init(&L->w_infer_q2, &L->q2, B);
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
-    if (!bad && c->threads > 1) {
+    if (!bad && c->threads > 1 && learner_config_widest_hidden(c) >= c->pool_min_width) {
         L->pool = nn_pool_new(c->threads);
         if (!L->pool) {
             snprintf(err, errcap, "learner: cannot start %d threads", c->threads);
@@ -664,6 +664,10 @@ void learner_normalization(const learner_t *L, const float **obs_mean, const flo
 const float *learner_policy_params(const learner_t *L, size_t *n_params) {
     if (n_params) *n_params = L->policy.n_params;
     return L->policy.params;
+}
+
+int learner_threads_used(const learner_t *L) {
+    return nn_pool_threads(L->pool);
 }
 
 int learner_policy_layers(const learner_t *L, int *sizes) {

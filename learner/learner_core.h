@@ -76,6 +76,11 @@ typedef struct {
      * are split between them with every sum kept whole (nn_mlp_work_set_pool), so the weights
      * after any number of updates are bit for bit those of 1 thread. */
     int threads;
+    /* The pool is started only when the widest hidden layer (policy, critics, model) has at least
+     * this many units; narrower networks run on one thread whatever `threads` says (256: at 64,64
+     * a 2-thread pool gained 1.05x alone and cost a third of a local run's rate, its spinning
+     * workers taking the actor's core). 0: always. */
+    int pool_min_width;
 } learner_config_t;
 
 /* Defaults of ODAC.md (dims 0: the caller must set obs_dim, goal_dim, action_dim). */
@@ -85,6 +90,8 @@ void learner_config_default(learner_config_t *cfg);
  * success threshold (the process gets the spec from env_spec_lookup). 0, or -1 with a message for
  * an env name the table lacks. */
 int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *err, size_t errcap);
+/* The widest hidden layer of the policy, the critics and the outcome model. */
+int learner_config_widest_hidden(const learner_config_t *cfg);
 /* 0 if usable, else -1 with a message naming the bad field. */
 int learner_config_validate(const learner_config_t *cfg, char *err, size_t errcap);
 /* "odac", "fixed-model", "fixed-discount", "both-fixed", "her-sparse", "her-distance". */
@@ -152,6 +159,9 @@ const float *learner_policy_params(const learner_t *L, size_t *n_params);
  * sizes, sizes[n] = 2 * action_dim (mean ++ raw log-std). sizes holds NN_MAX_LAYERS + 1 ints;
  * returns n, the number of linear layers. */
 int learner_policy_layers(const learner_t *L, int *sizes);
+/* Threads each update actually runs on: cfg.threads, or 1 where the networks are narrower than
+ * cfg.pool_min_width. */
+int learner_threads_used(const learner_t *L);
 
 /* ---- input normalisation, frozen into weights messages ---- */
 /* The mean and std (obs_dim, goal_dim; borrowed, change with every update) the networks' inputs

@@ -37,7 +37,8 @@ typedef struct {
     char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX];
     int insecure;
     double request_timeout_s;
-    long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads;
+    long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads,
+        pool_min_width;
     long long time_kl_sign, max_updates, video_every;
     int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
     int tensorboard;
@@ -289,6 +290,9 @@ static int build_table(options_t *o, flag_t *t) {
     F("threads", FLAG_INT, &o->threads, 1, 64,
       "threads of each update: the learner's own pool (OpenBLAS stays single-threaded); on "
       "CPUs without AVX-512 the products run on OpenBLAS with this many threads instead");
+    F("pool-min-width", FLAG_INT, &o->pool_min_width, 0, 1e6,
+      "use --threads only when the widest hidden layer has at least this many units, else one "
+      "thread (at 64,64 a second thread gains nothing and takes the actors' core; 0: always)");
     F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
       "file touched every few seconds from the main loop (health checks)");
 #undef F
@@ -322,6 +326,7 @@ static void options_from_config(options_t *o, const learner_config_t *c) {
     o->action_noise = c->explore_action_noise;
     o->random_steps = c->explore_random_steps;
     o->threads = c->threads;
+    o->pool_min_width = c->pool_min_width;
 }
 
 static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
@@ -367,6 +372,7 @@ static int config_from_options(learner_config_t *c, const options_t *o, char *er
     c->explore_action_noise = (float)o->action_noise;
     c->explore_random_steps = o->random_steps;
     c->threads = (int)o->threads;
+    c->pool_min_width = (int)o->pool_min_width;
     c->seed = (uint64_t)o->seed;
     return learner_config_validate(c, err, errcap);
 }
@@ -800,14 +806,14 @@ static void log_progress(server_t *s) {
             tfevents_close(&s->events);
         }
     }
-    log_info("updates %lld (%.0f/s, %lld thr) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, "
+    log_info("updates %lld (%.0f/s, %d thr) | env steps %llu (%.0f/s) | eval dist %.3f +- %.3f, "
              "success "
              "%.2f | Lq %.4g Lpi %.4g alpha %.3g gamma_q %.3f c %.3g | replay %llu | lag %.1f | "
              "busy %.0f%% | rejected {%s,token=%llu} | shard requests timed out %llu, refused %llu",
-             updates, ups, s->o.threads, (unsigned long long)env_steps, eps, ev_mean, ev_std,
-             ev_succ, sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean, sum.discount.mean,
-             sum.reward_scale.mean, (unsigned long long)replay_size, lag, busy_pct(s),
-             wire_rejects_format(&s->rejects, rejects, sizeof rejects),
+             updates, ups, learner_threads_used(s->learner), (unsigned long long)env_steps, eps,
+             ev_mean, ev_std, ev_succ, sum.critic_loss.mean, sum.policy_loss.mean, sum.alpha.mean,
+             sum.discount.mean, sum.reward_scale.mean, (unsigned long long)replay_size, lag,
+             busy_pct(s), wire_rejects_format(&s->rejects, rejects, sizeof rejects),
              (unsigned long long)s->rejected_token, (unsigned long long)timeouts,
              (unsigned long long)refused);
     s->last_log = t;
@@ -857,7 +863,7 @@ static int fill_status(server_t *s, Odac__Status *st, Odac__EvalReport *ev, stat
     st->env_name = s->spec.name;
     st->variant = s->o.variant;
     st->wall_time_s = wall_time(s);
-    st->learner_threads = (uint32_t)s->o.threads;
+    st->learner_threads = (uint32_t)learner_threads_used(s->learner);
     st->updates = (uint64_t)learner_updates(s->learner);
     st->env_steps = total_env_steps(s);
     st->max_env_steps = (uint64_t)s->o.max_env_steps;
@@ -1169,9 +1175,10 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
 
     /* The pool splits the hand-written kernels' work; without them (no AVX-512) OpenBLAS does
      * the products and is the one to give the threads to. */
+    int narrow = learner_config_widest_hidden(&s->cfg) < s->cfg.pool_min_width;
     if (!nn_simd_enabled()) {
         s->cfg.threads = 1;
-        nn_set_threads((int)o->threads);
+        nn_set_threads(narrow ? 1 : (int)o->threads);
     } else {
         nn_set_threads(1);
     }
@@ -1266,9 +1273,11 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
             }
         }
     }
-    log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s), %lld thread(s)%s; "
+    log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s), %d thread(s)%s%s; "
              "writing %s",
-             o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards, o->threads,
+             o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards,
+             narrow ? 1 : (int)o->threads,
+             narrow && o->threads > 1 ? " (--threads applies from --pool-min-width units up)" : "",
              nn_simd_enabled() ? "" : " (OpenBLAS's: no AVX-512)", s->run_path);
     if (!o->run_token[0])
         log_warn("no --run-token (ODAC_RUN_TOKEN): stats from any sender count, and any sender's "

@@ -74,12 +74,16 @@ printf '{"checkpoint-every": 4000, "log-every-s": 0.5}\n' >"$work/config.json"
 launch "$log" --run-id r --learner-config "$work/config.json"
 wait_for "training" 120 updates_over 100
 # The learner's threads: by default the cores left after one actor and one shard, which on any
-# machine is all of them (a quarter core and a tenth; capped at 64).
+# machine is all of them (a quarter core and a tenth; capped at 64), used from 256-unit layers up:
+# box2d's 64,64 runs on one.
 threads_of() { grep -o '"threads":[[:space:]]*[0-9]*' "$work/r/variant.json" | grep -o '[0-9]*$'; }
+min_width_of() { grep -o '"pool-min-width":[[:space:]]*[0-9]*' "$work/r/variant.json" | grep -o '[0-9]*$'; }
 cores=$(nproc)
 [ "$cores" -gt 64 ] && cores=64
 [ "$(threads_of)" = "$cores" ] || fail "learner threads $(threads_of) by default, expected $cores (the cores)"
-grep -q "$cores thread(s)" "$log" || fail "the learner's start line does not name its $cores thread(s)"
+[ "$(min_width_of)" = 256 ] || fail "pool-min-width $(min_width_of) by default, expected 256"
+grep -q "hidden 64,64, batch 256, 1 shard(s), 1 thread(s)" "$log" ||
+  fail "the learner's start line does not say that 64,64 runs on 1 thread"
 for child in learner replay-0 actor-0; do
   n=$(count "started $child ")
   kill -TERM "$(pid_of "$child")"
@@ -124,6 +128,7 @@ log=$work/resume.log
 launch "$log" --run-id r --learner-config "$work/config.json" --resume --learner-threads 1
 wait_for "the resumed run's learner" 60 at_least 1 'resumed from'
 [ "$(threads_of)" = 1 ] || fail "--learner-threads 1: variant.json says $(threads_of)"
+[ "$(min_width_of)" = 0 ] || fail "--learner-threads 1: pool-min-width $(min_width_of), expected 0"
 wait_for "the resumed run's shard" 60 grep -q 'restored ' "$work/r/logs/replay-0.log"
 wait_for "progress of the resumed run" 60 updates_over $((before + 100))
 monotonic || fail "updates went backwards in progress.csv across the resume"

@@ -32,6 +32,7 @@ static learner_config_t config_of(const shape_t *s, int threads) {
     c.reward_scale_auto = 1;
     c.seed = 21;
     c.threads = threads;
+    c.pool_min_width = 0; /* the pool at every width: these shapes are narrower than its default */
     return c;
 }
 
@@ -199,6 +200,34 @@ static void test_bad_thread_count_refused(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "threads"));
 }
 
+/* Networks narrower than pool_min_width run on one thread whatever `threads` says; at or above
+ * it (or with 0) on all of them. */
+static void test_pool_min_width(void) {
+    shape_t narrow = {"box2d", 2, 2, 2, 64, 64, 256, LEARNER_ODAC, 0, 0};
+    shape_t wide = {"wide", 2, 2, 2, 256, 64, 256, LEARNER_ODAC, 0, 0};
+    char err[256];
+    struct {
+        const shape_t *s;
+        int min_width, used;
+    } cases[] = {{&narrow, 256, 1}, {&narrow, 65, 1}, {&narrow, 64, 2},
+                 {&narrow, 0, 2},   {&wide, 256, 2},  {&wide, 257, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        learner_config_t c = config_of(cases[i].s, 2);
+        c.pool_min_width = cases[i].min_width;
+        learner_t *L = learner_new(&c, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+        CU_ASSERT_EQUAL(learner_threads_used(L), cases[i].used);
+        learner_free(L);
+    }
+    learner_config_t d;
+    learner_config_default(&d);
+    CU_ASSERT_EQUAL(d.pool_min_width, 256);
+    d.obs_dim = d.goal_dim = d.action_dim = 2;
+    d.pool_min_width = -1;
+    CU_ASSERT_PTR_NULL(learner_new(&d, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "pool_min_width"));
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"box2d shape: 2, 3, 4 threads bit-identical to 1", test_box2d_shape},
@@ -207,6 +236,7 @@ int main(void) {
         {"pool runs each job on every thread, barrier holds", test_pool_runs_every_thread},
         {"pool shares cover the range in order", test_pool_share_covers},
         {"a bad thread count is refused", test_bad_thread_count_refused},
+        {"narrow networks run on one thread (pool_min_width)", test_pool_min_width},
         {NULL, NULL}};
     return test_run_suite("learner_threads", cases);
 }

@@ -361,7 +361,8 @@ int main(int argc, char **argv) {
         {"shards", FLAG_INT, &opt.shards, 1, 4, "replay shard processes"},
         {"num-envs", FLAG_INT, &opt.num_envs, 1, 1024, "envs stepped by each actor"},
         {"learner-threads", FLAG_INT, &opt.learner_threads, 0, 64,
-         "threads of each learner update (0: the cores left after the actors and shards)"},
+         "threads of each learner update (0: the cores left after the actors and shards, used "
+         "where the networks are wide enough to gain: see odac-learner --pool-min-width)"},
         {"seed", FLAG_INT, &opt.seed, 0, 2147483647, "run seed"},
         {"goal-mode", FLAG_STRING, opt.goal_mode, 0, -1,
          "actors' goals: fixed (the paper's) or random"},
@@ -507,6 +508,8 @@ int main(int argc, char **argv) {
     add_arg(l, "--max-env-steps=%lld", opt.max_env_steps);
     add_arg(l, "--target-distance=%g", opt.target_distance);
     add_arg(l, "--threads=%d", learner_threads());
+    /* Asked for by name, the threads are used at any width; chosen here, only where they pay. */
+    if (opt.learner_threads > 0) add_arg(l, "--pool-min-width=0");
     if (check_learner(l) != 0) {
         if (!existed) { /* leave no trace of a run that never started */
             rmdir(log_dir);
