@@ -7,9 +7,10 @@
 # exist, every tcp://host:port in ODAC_* addresses names a Service (or a StatefulSet pod under its
 # headless Service) and one of its ports, and each container runs an odac program.
 # Needs node and npm (Node.js 20 or later). Exit 0 when every check passes.
-#   deploy/k8s/validate.sh
+#   deploy/k8s/validate.sh [DIR]   (DIR: a kustomization, default deploy/k8s; e.g. the manifests
+#                                   of `odac experiment SPEC --k8s DIR`)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "${1:-$(dirname "$0")}" && pwd)
 tmp=$(mktemp -d /tmp/odac-k8s-validate.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 if command -v kubectl >/dev/null && kubectl kustomize "$here" >"$tmp/all.yaml" 2>"$tmp/kustomize.err"; then
@@ -22,6 +23,15 @@ else
   done
   echo "validate: kubectl not available; checking the files as listed in kustomization.yaml"
 fi
+# Manifests beside the kustomization that it does not list (an experiment's report.yaml, applied
+# later by hand) are checked with the rest.
+for f in "$here"/*.yaml; do
+  b=$(basename "$f")
+  [ "$b" = kustomization.yaml ] && continue
+  grep -q "^  - $b\$" "$here/kustomization.yaml" && continue
+  echo "validate: also $b (not in kustomization.yaml)"
+  { echo "---"; cat "$f"; } >>"$tmp/all.yaml"
+done
 (cd "$tmp" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund \
   kubernetes-models@5.1.0 yaml@2 >/dev/null 2>"$tmp/npm.err") ||
   { cat "$tmp/npm.err" >&2; exit 1; }
@@ -59,10 +69,22 @@ for (const w of workloads) {
       if (ref.configMapRef && !byKind("ConfigMap").some((m) => m.metadata.name === ref.configMapRef.name))
         fail(`${name(w)}: no ConfigMap ${ref.configMapRef.name}`);
   }
-  for (const v of w.spec.template.spec.volumes ?? [])
+  for (const v of w.spec.template.spec.volumes ?? []) {
+    if (v.configMap && !byKind("ConfigMap").some((m) => m.metadata.name === v.configMap.name))
+      fail(`${name(w)}: no ConfigMap ${v.configMap.name}`);
     if (v.persistentVolumeClaim &&
         !byKind("PersistentVolumeClaim").some((p) => p.metadata.name === v.persistentVolumeClaim.claimName))
       fail(`${name(w)}: no PersistentVolumeClaim ${v.persistentVolumeClaim.claimName}`);
+  }
+  // An Indexed Job runs one pod per index: completions must be set and parallelism no larger.
+  if (w.kind === "Job" && w.spec.completionMode === "Indexed" &&
+      !(w.spec.completions >= 1 && (w.spec.parallelism ?? 1) <= w.spec.completions))
+    fail(`${name(w)}: an Indexed Job needs completions >= 1 and parallelism <= completions`);
+  for (const c of w.spec.template.spec.containers)
+    for (const m of c.volumeMounts ?? [])
+      if (![...(w.spec.template.spec.volumes ?? []), ...(w.spec.volumeClaimTemplates ?? []).map((t) => t.metadata)]
+          .some((v) => v.name === m.name))
+        fail(`${name(w)}: container ${c.name} mounts ${m.name}, which is no volume of the pod`);
   if (w.kind === "StatefulSet") {
     const svc = byKind("Service").find((s) => s.metadata.name === w.spec.serviceName);
     if (!svc || svc.spec.clusterIP !== "None") fail(`${name(w)}: serviceName is not a headless Service`);

@@ -377,7 +377,7 @@ int exp_spec_parse(const char *json, exp_spec_t *out, char *err, size_t errcap) 
     return rc;
 }
 
-int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_t *out, char *err,
+int exp_spec_read(const char *path_or_preset, const char *presets_dir, char **text, char *err,
                   size_t errcap) {
     char path[EXP_PATH_MAX * 2];
     size_t n = strlen(path_or_preset);
@@ -407,10 +407,18 @@ int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_
         free(buf);
         return exp_fail(err, errcap, "%s: holds a NUL byte", path);
     }
+    *text = buf;
+    return 0;
+}
+
+int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_t *out, char *err,
+                  size_t errcap) {
+    char *buf;
+    if (exp_spec_read(path_or_preset, presets_dir, &buf, err, errcap) != 0) return -1;
     char why[512];
     int rc = exp_spec_parse(buf, out, why, sizeof why);
     free(buf);
-    if (rc) return exp_fail(err, errcap, "%s: %s", path, why);
+    if (rc) return exp_fail(err, errcap, "%s: %s", path_or_preset, why);
     return 0;
 }
 

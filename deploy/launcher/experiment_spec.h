@@ -43,6 +43,10 @@ typedef struct {
 
 /* Parses and validates the JSON text; 0, or -1 with "FIELD: why" in err. */
 int exp_spec_parse(const char *json, exp_spec_t *out, char *err, size_t errcap);
+/* The text of a spec file (at most 1 MiB, no NUL; *text is malloc'd); a bare name (no '/', no
+ * ".json") is a preset from presets_dir/<name>.json. 0, or -1 with a message. */
+int exp_spec_read(const char *path_or_preset, const char *presets_dir, char **text, char *err,
+                  size_t errcap);
 /* Reads a spec file (at most 1 MiB); a bare name (no '/', no ".json") is a preset from
  * presets_dir/<name>.json. */
 int exp_spec_load(const char *path_or_preset, const char *presets_dir, exp_spec_t *out, char *err,

@@ -8,6 +8,7 @@
  * cell) and <run-id>.done (written when the cell's run reached its budget; it holds that budget,
  * so raising the spec's budget resumes the cell). The runs themselves are RUNS/<run-id>/. */
 #include "odac_experiment.h"
+#include "experiment_k8s.h"
 #include "experiment_results.h"
 #include "experiment_spec.h"
 #include "flags.h"
@@ -32,7 +33,8 @@
 
 extern char **environ;
 
-enum { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_FAILED };
+/* JOB_OTHER: a cell this invocation leaves alone (--cell runs one). */
+enum { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_OTHER };
 
 typedef struct {
     exp_cell_t *cell;
@@ -132,6 +134,8 @@ static void counts(int *done, int *running, int *left, int *failed) {
             break;
         case JOB_FAILED:
             (*failed)++;
+            break;
+        case JOB_OTHER:
             break;
         default:
             (*left)++;
@@ -328,6 +332,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 static int check_cells(void) {
     for (int i = 0; i < X.spec.n_cells; i++) {
         job_t *j = &X.jobs[i];
+        if (j->state == JOB_OTHER) continue;
         int seen = 0;
         for (int k = 0; k < i && !seen; k++) {
             const exp_cell_t *a = X.jobs[k].cell, *b = j->cell;
@@ -377,6 +382,7 @@ static int check_cells(void) {
 static int write_learner_configs(void) {
     for (int i = 0; i < X.spec.n_cells; i++) {
         char cfg[EXP_PATH_MAX * 2];
+        if (X.jobs[i].state == JOB_OTHER) continue; /* another pod's to write */
         if (learner_config_path(&X.jobs[i], cfg, sizeof cfg) &&
             write_text(cfg, "w", X.jobs[i].cell->learner_json) != 0) {
             fprintf(stderr, "odac experiment: cannot write %s\n", cfg);
@@ -408,22 +414,99 @@ static int self_paths(void) {
     return 0;
 }
 
+/* Reads the runs of the cells that have one and writes the table and the curves; 0, or -1. */
+static int report(void) {
+    char err[1024];
+    exp_run_t *runs = calloc(X.spec.n_cells > 0 ? (size_t)X.spec.n_cells : 1, sizeof *runs);
+    if (!runs) return -1;
+    int n = 0;
+    for (int i = 0; i < X.spec.n_cells; i++) {
+        const exp_cell_t *c = &X.spec.cells[i];
+        char dir[EXP_PATH_MAX * 2];
+        run_path(&X.jobs[i], dir, sizeof dir);
+        exp_run_t *r = &runs[n];
+        snprintf(r->env, sizeof r->env, "%s", c->env);
+        snprintf(r->variant, sizeof r->variant, "%s", c->variant);
+        snprintf(r->goal_mode, sizeof r->goal_mode, "%s", c->goal_mode);
+        r->seed = c->seed;
+        if (exp_run_read(dir, r, err, sizeof err) == 0)
+            n++;
+        else
+            exp_run_free(r);
+    }
+    int rc = write_results(X.dir, X.spec.name, runs, n);
+    for (int i = 0; i < n; i++) exp_run_free(&runs[i]);
+    free(runs);
+    return rc;
+}
+
 static const char *experiment_usage =
-    "usage: odac experiment SPEC.json|PRESET [--dry-run]\n"
+    "usage: odac experiment SPEC.json|PRESET [--dry-run] [--cell K|auto] [--report]\n"
+    "                       [--runs-dir DIR] [--results-dir DIR] [--k8s DIR [--image IMAGE]]\n"
     "Runs a grid of envs x variants x goal modes x seeds (README \"Experiments\"), resumable;\n"
     "ends with RESULTS/<name>/table.md, table.csv and <env>.png. Presets: quick, paper.\n"
-    "--dry-run validates the spec and prints the cells without starting any.";
+    "  --dry-run          validate the spec and list the cells (index order) without starting any\n"
+    "  --cell K           run only cell K (0-based; auto: $JOB_COMPLETION_INDEX), no report\n"
+    "  --report           start nothing: the table and curves of the runs there are (exit 1 while\n"
+    "                     a cell is unfinished)\n"
+    "  --runs-dir, --results-dir  replace the spec's runs_dir and results_dir\n"
+    "  --k8s DIR          write Kubernetes manifests: an Indexed Job, one cell per index\n"
+    "                     (--image, default odac:latest), and DIR/report.yaml";
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: the value (advancing *i), or NULL. */
+static const char *option_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc) return argv[++*i];
+    return NULL;
+}
+
+/* --cell's value: a cell index below n_cells, or auto (the Indexed Job's JOB_COMPLETION_INDEX). */
+static int parse_cell(const char *arg, int n_cells) {
+    const char *v = arg;
+    if (!strcmp(arg, "auto")) {
+        v = getenv("JOB_COMPLETION_INDEX");
+        if (!v) {
+            fprintf(stderr, "odac experiment: --cell auto: JOB_COMPLETION_INDEX is not set\n");
+            return -1;
+        }
+    }
+    char *end;
+    errno = 0;
+    long k = strtol(v, &end, 10);
+    if (errno || end == v || *end || k < 0 || k >= n_cells) {
+        fprintf(stderr, "odac experiment: --cell '%.32s': a cell index from 0 to %d\n", v,
+                n_cells - 1);
+        return -1;
+    }
+    return (int)k;
+}
 
 int odac_experiment_main(int argc, char **argv) {
     log_set_component("odac-experiment");
-    int dry_run = 0;
-    const char *spec_arg = NULL;
+    int dry_run = 0, only_report = 0;
+    const char *spec_arg = NULL, *cell_arg = NULL, *k8s_dir = NULL, *image = "odac:latest";
+    const char *runs_dir = NULL, *results_dir = NULL;
     for (int i = 1; i < argc; i++) {
+        const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("%s\n", experiment_usage);
             return 0;
         } else if (!strcmp(argv[i], "--dry-run")) {
             dry_run = 1;
+        } else if (!strcmp(argv[i], "--report")) {
+            only_report = 1;
+        } else if ((v = option_value(argc, argv, &i, "--cell"))) {
+            cell_arg = v;
+        } else if ((v = option_value(argc, argv, &i, "--k8s"))) {
+            k8s_dir = v;
+        } else if ((v = option_value(argc, argv, &i, "--image"))) {
+            image = v;
+        } else if ((v = option_value(argc, argv, &i, "--runs-dir"))) {
+            runs_dir = v;
+        } else if ((v = option_value(argc, argv, &i, "--results-dir"))) {
+            results_dir = v;
         } else if (argv[i][0] == '-' || spec_arg) {
             fprintf(stderr, "odac experiment: unexpected argument '%s'\n%s\n", argv[i],
                     experiment_usage);
@@ -437,16 +520,50 @@ int odac_experiment_main(int argc, char **argv) {
                 experiment_usage);
         return 2;
     }
+    if (dry_run + only_report + (cell_arg != NULL) + (k8s_dir != NULL) > 1) {
+        fprintf(stderr, "odac experiment: --dry-run, --cell, --report and --k8s exclude each "
+                        "other\n");
+        return 2;
+    }
+    const char *paths[] = {runs_dir, results_dir};
+    for (int k = 0; k < 2; k++)
+        if (paths[k] && (!paths[k][0] || strlen(paths[k]) >= EXP_PATH_MAX)) {
+            fprintf(stderr, "odac experiment: %s must be a path of 1 to %d bytes\n",
+                    k ? "--results-dir" : "--runs-dir", EXP_PATH_MAX - 1);
+            return 2;
+        }
     if (self_paths() != 0) {
         fprintf(stderr, "odac experiment: cannot find my own program\n");
         return 2;
     }
     char presets[FLAGS_STR_MAX * 2], err[1024];
     snprintf(presets, sizeof presets, "%s/../share/odac/experiments", X.bin_dir);
-    if (exp_spec_load(spec_arg, presets, &X.spec, err, sizeof err) != 0) {
+    char *spec_text = NULL;
+    if (exp_spec_read(spec_arg, presets, &spec_text, err, sizeof err) != 0) {
         fprintf(stderr, "odac experiment: %s\n", err);
         return 2;
     }
+    char why[512];
+    if (exp_spec_parse(spec_text, &X.spec, why, sizeof why) != 0) {
+        fprintf(stderr, "odac experiment: %s: %s\n", spec_arg, why);
+        free(spec_text);
+        return 2;
+    }
+    if (runs_dir) snprintf(X.spec.runs_dir, sizeof X.spec.runs_dir, "%s", runs_dir);
+    if (results_dir) snprintf(X.spec.results_dir, sizeof X.spec.results_dir, "%s", results_dir);
+    if (k8s_dir) {
+        int rc = exp_k8s_write(k8s_dir, &X.spec, spec_text, image, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "odac experiment: %s\n", err);
+        else
+            printf("wrote %s/{kustomization,namespace,experiment,report}.yaml: %d cells, %d at "
+                   "once\n",
+                   k8s_dir, X.spec.n_cells, X.spec.parallel);
+        free(spec_text);
+        exp_spec_free(&X.spec);
+        return rc ? 2 : 0;
+    }
+    free(spec_text);
     snprintf(X.dir, sizeof X.dir, "%s/%s", X.spec.results_dir, X.spec.name);
     X.jobs = calloc(X.spec.n_cells > 0 ? (size_t)X.spec.n_cells : 1, sizeof *X.jobs);
     X.slot_busy = calloc((size_t)X.spec.parallel, sizeof *X.slot_busy);
@@ -460,6 +577,32 @@ int odac_experiment_main(int argc, char **argv) {
                    c->learner_json);
         }
         return 0;
+    }
+    if (only_report) {
+        int unfinished = 0;
+        for (int i = 0; i < X.spec.n_cells; i++)
+            if (!cell_done(&X.jobs[i])) {
+                char path[EXP_PATH_MAX * 2];
+                state_path(&X.jobs[i], "failed", path, sizeof path);
+                log_error("cell %s %s", X.spec.cells[i].run_id,
+                          access(path, F_OK) == 0 ? "failed (gave up)" : "is not finished");
+                unfinished++;
+            }
+        int rc = report() != 0 || unfinished ? 1 : 0;
+        log_info("experiment %s: report of %d cells, %d unfinished", X.spec.name, X.spec.n_cells,
+                 unfinished);
+        exp_spec_free(&X.spec);
+        free(X.jobs);
+        free(X.slot_busy);
+        return rc;
+    }
+    int only = -1;
+    if (cell_arg) {
+        only = parse_cell(cell_arg, X.spec.n_cells);
+        if (only < 0) return 2;
+        for (int i = 0; i < X.spec.n_cells; i++)
+            if (i != only) X.jobs[i].state = JOB_OTHER;
+        X.spec.parallel = 1;
     }
     if (check_cells() != 0) return 2;
     char sub[EXP_PATH_MAX * 2];
@@ -480,6 +623,7 @@ int odac_experiment_main(int argc, char **argv) {
     int already = 0;
     for (int i = 0; i < X.spec.n_cells; i++) {
         job_t *j = &X.jobs[i];
+        if (j->state == JOB_OTHER) continue;
         j->steps_at_start = j->steps_now = cell_steps(j);
         if (cell_done(j)) j->state = JOB_DONE, already++;
     }
@@ -487,9 +631,14 @@ int odac_experiment_main(int argc, char **argv) {
     char pid[32];
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     setenv("ODAC_EXIT_WITH_PARENT", pid, 1);
-    log_info("experiment %s: %d cells (%d finished before), %d at once; runs in %s, results in "
-             "%s",
-             X.spec.name, X.spec.n_cells, already, X.spec.parallel, X.spec.runs_dir, X.dir);
+    if (only >= 0)
+        log_info("experiment %s: cell %d of %d (%s)%s; runs in %s", X.spec.name, only,
+                 X.spec.n_cells, X.spec.cells[only].run_id, already ? ", finished before" : "",
+                 X.spec.runs_dir);
+    else
+        log_info("experiment %s: %d cells (%d finished before), %d at once; runs in %s, results "
+                 "in %s",
+                 X.spec.name, X.spec.n_cells, already, X.spec.parallel, X.spec.runs_dir, X.dir);
     X.started = now_s();
     X.loop = uv_default_loop();
     uv_timer_init(X.loop, &X.tick);
@@ -510,32 +659,28 @@ int odac_experiment_main(int argc, char **argv) {
                  X.spec.name, done, X.spec.n_cells);
         rc = 130;
     } else {
-        exp_run_t *runs = calloc(X.spec.n_cells > 0 ? (size_t)X.spec.n_cells : 1, sizeof *runs);
-        int n = 0;
-        for (int i = 0; i < X.spec.n_cells && runs; i++) {
-            const exp_cell_t *c = &X.spec.cells[i];
-            char dir[EXP_PATH_MAX * 2];
-            run_path(&X.jobs[i], dir, sizeof dir);
-            exp_run_t *r = &runs[n];
-            snprintf(r->env, sizeof r->env, "%s", c->env);
-            snprintf(r->variant, sizeof r->variant, "%s", c->variant);
-            snprintf(r->goal_mode, sizeof r->goal_mode, "%s", c->goal_mode);
-            r->seed = c->seed;
-            if (exp_run_read(dir, r, err, sizeof err) == 0)
-                n++;
-            else
-                exp_run_free(r);
-        }
-        if (!runs || write_results(X.dir, X.spec.name, runs, n) != 0) rc = 1;
-        for (int i = 0; i < n; i++) exp_run_free(&runs[i]);
-        free(runs);
+        /* one cell of many: the report is the report Job's (or --report's) */
+        if (only < 0 && report() != 0) rc = 1;
         for (int i = 0; i < X.spec.n_cells; i++)
             if (X.jobs[i].state == JOB_FAILED)
                 log_error("cell %s failed %d times (log: %s/logs/%s.log)", X.jobs[i].cell->run_id,
                           X.jobs[i].attempts, X.dir, X.jobs[i].cell->run_id);
         if (failed) rc = 1;
-        log_info("experiment %s: %d of %d cells finished, %d failed", X.spec.name, done,
-                 X.spec.n_cells, failed);
+        if (only >= 0 && failed) {
+            /* In a Job a failing index would be replaced until the Job's backoffLimit ends the
+             * whole grid: the cell is recorded as failed and the pod ends normally, as a local
+             * grid goes on past a failed cell. */
+            char path[EXP_PATH_MAX * 2];
+            state_path(&X.jobs[only], "failed", path, sizeof path);
+            if (write_text(path, "w", "gave up\n") == 0) rc = 0;
+            log_error("experiment %s: cell %d gave up (%s); the report names it", X.spec.name, only,
+                      path);
+        } else if (only >= 0) {
+            log_info("experiment %s: cell %d finished", X.spec.name, only);
+        } else {
+            log_info("experiment %s: %d of %d cells finished, %d failed", X.spec.name, done,
+                     X.spec.n_cells, failed);
+        }
     }
     exp_spec_free(&X.spec);
     free(X.jobs);
