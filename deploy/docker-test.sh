@@ -11,6 +11,10 @@
 #      and training goes on;
 #   6. the data outlives the containers: after `down` and `up` the learner resumes from its
 #      checkpoint and the shards restore theirs;
+#   7. the same compose file on Docker Swarm: a single-node swarm (unless the engine is in one
+#      already), `docker stack deploy`, the actors scaled to 3 (`docker service scale`), all three
+#      joining the learner, training and evaluations in its progress.csv, `docker stack rm`, and
+#      the swarm left again;
 # then removes everything it made (containers, network, volume; dockerd too if it started it), also
 # when a check fails. As root it installs docker.io and docker-compose from Debian when missing and
 # starts dockerd when none runs. Ends with one line 'docker-test: N passed, M failed'.
@@ -56,6 +60,7 @@ wait_for() {
 }
 
 dump_logs() {
+  [ "${#compose[@]}" -gt 0 ] || return 0
   say "last log lines of each service:"
   for s in replay0 replay1 learner actor; do
     "${compose[@]}" logs --no-color --tail 15 "$s" 2>&1 | sed "s/^/  /" >&2 || true
@@ -70,6 +75,7 @@ cleanup() {
   if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then dump_logs; fi
   say "cleaning up"
   [ -n "$remote_actor" ] && docker rm -f "$remote_actor" >/dev/null 2>&1
+  [ -n "$stack" ] && swarm_down
   if [ "${#compose[@]}" -gt 0 ]; then
     timeout 120 "${compose[@]}" down -v --remove-orphans --timeout 20 >/dev/null 2>&1 ||
       say "compose down failed"
@@ -84,6 +90,19 @@ cleanup() {
   exit 0
 }
 compose=()
+stack=""
+swarm_made=0
+# Removes the stack, its volume and (when this test made it) the swarm.
+swarm_down() {
+  timeout 60 docker stack rm "$stack" >/dev/null 2>&1
+  gone() { [ -z "$(docker ps -aq -f "label=com.docker.stack.namespace=$stack")" ]; }
+  local until=$((SECONDS + 90))
+  until gone || [ "$SECONDS" -ge "$until" ]; do sleep 2; done
+  gone || say "stack $stack: containers left after 90 s"
+  docker volume rm "${stack}_odac-data" >/dev/null 2>&1 || true
+  [ "$swarm_made" = 1 ] && { timeout 60 docker swarm leave --force >/dev/null 2>&1 || say "swarm leave failed"; }
+  stack=""
+}
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
@@ -272,4 +291,68 @@ if up 2 && wait_for 60 "learner log: resumed from its checkpoint" resumed &&
   ok "after down/up: $(resumed_line | tail -1 | sed 's/.*\(resumed from\)/\1/'); shards restored; updates $(updates)"
 else
   fail "the run did not survive down/up (updates before: $u)"
+fi
+
+# ---- Docker Swarm: the same compose file as a stack ---------------------------------------------
+timeout 120 "${compose[@]}" down -v --remove-orphans --timeout 20 >/dev/null 2>&1
+compose=()
+if [ "$(docker info -f '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != active ]; then
+  if timeout 60 docker swarm init --advertise-addr 127.0.0.1 >"$workdir/swarm.log" 2>&1; then
+    swarm_made=1
+  else
+    cat "$workdir/swarm.log" >&2
+    fail "docker swarm init"
+    exit 1
+  fi
+fi
+stack=odacswarm$$
+# Inside a stack the services reach each other by their tasks' addresses (tasks.<service>):
+# the virtual IPs need IPVS, which not every kernel (this VM's among them) gives a container.
+export ODAC_SERVICE_PREFIX=tasks. ODAC_RUN_ID=swarm-test
+if ! timeout 120 docker stack deploy -c docker-compose.yml "$stack" >"$workdir/stack.log" 2>&1; then
+  cat "$workdir/stack.log" >&2
+  fail "docker stack deploy"
+  exit 1
+fi
+say "stack $stack deployed; scaling the actors to 3"
+timeout 120 docker service scale -d "${stack}_actor=3" >/dev/null 2>&1 || fail "docker service scale"
+# The learner's container, and a column of its progress.csv.
+swarm_learner() { docker ps -q -f "label=com.docker.swarm.service.name=${stack}_learner" | head -1; }
+swarm_field() {
+  local c
+  c=$(swarm_learner)
+  [ -n "$c" ] || return 0
+  docker exec "$c" cat "/var/lib/odac/runs/swarm-test/progress.csv" 2>/dev/null |
+    awk -F, -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+                          c { v = $c } END { if (v != "") print v }'
+}
+swarm_trains() { local u; u=$(swarm_field updates); [ -n "$u" ] && [ "$u" -gt 0 ]; }
+swarm_evaluates() { local d; d=$(swarm_field eval_distance_mean); [ -n "$d" ] && [ "$d" != nan ] && [ "$d" != -nan ]; }
+running_actors() { docker ps -q -f "label=com.docker.swarm.service.name=${stack}_actor" | wc -l; }
+three_running() { [ "$(running_actors)" -eq 3 ]; }
+# Distinct actor ids the learner logged as joined.
+# (docker logs keeps the program's streams apart: the log lines are on its stderr)
+joined() {
+  local c
+  c=$(swarm_learner)
+  [ -n "$c" ] || { echo 0; return 0; }
+  docker logs "$c" 2>&1 | grep -oE 'actor [0-9]+ joined' | sort -u | wc -l
+}
+three_joined() { [ "$(joined)" -ge 3 ]; }
+if wait_for 180 "3 actor tasks running" three_running &&
+  wait_for 120 "3 actors joined the learner" three_joined &&
+  wait_for 180 "updates in the stack's progress.csv" swarm_trains &&
+  wait_for 180 "an evaluation in the stack's progress.csv" swarm_evaluates; then
+  ok "swarm stack: 3 actor tasks joined; $(swarm_field updates) updates, $(swarm_field env_steps) env steps, eval final distance $(swarm_field eval_distance_mean)"
+else
+  fail "swarm stack did not train with 3 actors ($(running_actors) running, $(joined) joined)"
+  docker service ls >&2
+  docker service logs --tail 10 "${stack}_learner" 2>&1 | cut -c1-300 | sed "s/^/  learner: /" >&2
+fi
+swarm_down
+if [ -z "$(docker ps -aq -f "label=com.docker.stack.namespace=odacswarm$$")" ] &&
+  { [ "$swarm_made" = 0 ] || [ "$(docker info -f '{{.Swarm.LocalNodeState}}')" = inactive ]; }; then
+  ok "stack removed$([ "$swarm_made" = 1 ] && echo ", swarm left")"
+else
+  fail "the stack or the swarm is still there"
 fi
