@@ -195,11 +195,11 @@ while read -r env variant goal target budget; do
     if [ "$final" != null ] && awk -v f="$final" -v t="$target" 'BEGIN { exit !(f < t) }'; then
       met=true
     fi
+    # The threads the learner's updates ran on (its start line): --threads applies only from
+    # --pool-min-width units up, so variant.json's option is not the count used.
     threads=1
-    if [ -f "$work/$id/variant.json" ]; then
-      t=$(sed -n 's/^[[:space:]]*"threads":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$work/$id/variant.json")
-      [ -n "$t" ] && threads=$t
-    fi
+    t=$(sed -n 's/.* learner INFO run .*, \([0-9][0-9]*\) thread(s).*/\1/p' "$work/$id.out" | tail -n 1)
+    [ -n "$t" ] && threads=$t
     error=
     if [ "$rc" -ne 0 ]; then
       last=$(grep -v '^[[:space:]]*$' "$work/$id.out" | tail -n 1 || true)
