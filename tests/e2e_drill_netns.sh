@@ -70,8 +70,8 @@ ip -n "$ns_b" link set "$veth_b" up
 "$bin/odac" keygen "$work/stranger" >/dev/null # a valid key pair the run does not list
 token=drill-token-$$
 common=(--env box2d --seed 3)
-a() { ip netns exec "$ns_a" "$@"; }
-b() { ip netns exec "$ns_b" "$@"; }
+a() { exec ip netns exec "$ns_a" "$@"; } # run with &: the job is the process (kill reaches it)
+b() { exec ip netns exec "$ns_b" "$@"; }
 
 a "$bin/odac-replay" "${common[@]}" --keys "$work/keys" --insert-bind "tcp://$addr_a:5560" \
   --sample-bind "tcp://$addr_a:5561" --min-size 200 --stats-every-s 1 >"$work/replay.log" 2>&1 &
