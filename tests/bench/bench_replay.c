@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "env.h"
+#include "curve.h"
 #include "replay_server.h"
 #include "wire.h"
 
@@ -201,9 +202,11 @@ static uint64_t stats_inserted(void *dealer) {
     return n;
 }
 
-static void bench_zmq(const env_spec_t *spec, episode_t *eps, int n_eps) {
+/* keys: a key directory (odac keygen) for CURVE on every socket, or NULL for plain TCP. */
+static void bench_zmq(const env_spec_t *spec, episode_t *eps, int n_eps, const char *keys) {
     replay_server_config_t cfg;
     replay_server_config_defaults(&cfg);
+    if (keys) snprintf(cfg.keys_dir, sizeof cfg.keys_dir, "%s", keys);
     cfg.shard = ant_shard(spec);
     cfg.stats_every_s = 0;
     cfg.insert_hwm = 1000;
@@ -217,6 +220,11 @@ static void bench_zmq(const env_spec_t *spec, episode_t *eps, int n_eps) {
     }
     replay_server_endpoint(server, 0, ins, sizeof ins);
     replay_server_endpoint(server, 1, smp, sizeof smp);
+    /* the client side presents the learner's key, as the learner does */
+    if (keys && curve_enable(NULL, keys, "learner", err, sizeof err) != 0) {
+        fprintf(stderr, "bench-replay: %s\n", err);
+        exit(1);
+    }
     pthread_t th;
     pthread_create(&th, NULL, serve, server);
     void *ctx = zmq_ctx_new();
@@ -241,9 +249,9 @@ static void bench_zmq(const env_spec_t *spec, episode_t *eps, int n_eps) {
     double dt = now_s(CLOCK_MONOTONIC) - t0, dc = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double n = (double)n_insert * spec->horizon;
     printf("{\"bench\":\"replay_insert\",\"env\":\"%s\",\"path\":\"zmq\",\"transitions_per_s\":"
-           "%.0f,\"cpu_transitions_per_s\":%.0f,\"capacity\":%d,\"machine\":\"%s\",\"threads\":1}"
-           "\n",
-           spec->name, n / dt, n / dc, CAPACITY, machine);
+           "%.0f,\"cpu_transitions_per_s\":%.0f,\"capacity\":%d,\"curve\":%s,\"machine\":\"%s\","
+           "\"threads\":1}\n",
+           spec->name, n / dt, n / dc, CAPACITY, keys ? "true" : "false", machine);
     fflush(stdout);
 
     /* sampling with IN_FLIGHT requests outstanding; the client decodes and validates */
@@ -282,8 +290,9 @@ static void bench_zmq(const env_spec_t *spec, episode_t *eps, int n_eps) {
     n = (double)received * BATCH;
     printf("{\"bench\":\"replay_sample\",\"env\":\"%s\",\"path\":\"zmq\",\"batch\":%d,"
            "\"in_flight\":%d,\"transitions_per_s\":%.0f,\"cpu_transitions_per_s\":%.0f,"
-           "\"bad_replies\":%llu,\"machine\":\"%s\",\"threads\":1}\n",
-           spec->name, BATCH, IN_FLIGHT, n / dt, n / dc, (unsigned long long)bad, machine);
+           "\"bad_replies\":%llu,\"curve\":%s,\"machine\":\"%s\",\"threads\":1}\n",
+           spec->name, BATCH, IN_FLIGHT, n / dt, n / dc, (unsigned long long)bad,
+           keys ? "true" : "false", machine);
     fflush(stdout);
     /* drain the replies still in flight, then stop the server */
     for (; received < sent; received++) {
@@ -316,7 +325,28 @@ int main(int argc, char **argv) {
     static episode_t eps[N_EPS];
     for (int i = 0; i < N_EPS; i++) make_episode(&eps[i], &spec, &rng);
     bench_inproc(&spec, eps, N_EPS);
-    bench_zmq(&spec, eps, N_EPS);
+    bench_zmq(&spec, eps, N_EPS, NULL);
+    /* the same over CURVE (fresh keys in a temporary directory), for its cost */
+    char keys[] = "/tmp/bench-replay-keys-XXXXXX";
+    const char *names[] = {"server", "learner"};
+    if (!mkdtemp(keys)) {
+        fprintf(stderr, "bench-replay: cannot make a key directory\n");
+        return 1;
+    }
+    for (int k = 0; k < 2; k++)
+        if (curve_keygen(keys, names[k], err, sizeof err) != 0) {
+            fprintf(stderr, "bench-replay: %s\n", err);
+            return 1;
+        }
+    bench_zmq(&spec, eps, N_EPS, keys);
+    char path[sizeof keys + 32];
+    const char *files[] = {"server.key", "server.pub", "learner.key", "learner.pub",
+                           "allowed_clients"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(path, sizeof path, "%s/%s", keys, files[k]);
+        unlink(path);
+    }
+    rmdir(keys);
     for (int i = 0; i < N_EPS; i++) {
         free(eps[i].obs);
         free(eps[i].ag);
