@@ -33,7 +33,7 @@ for r in $(seq 1 "$rounds"); do
 done
 for t in 1 0; do
   extra=""
-  [ "$t" = 0 ] && extra=$(awk -v a="${ups[0]}" -v b="${ups[1]}" 'BEGIN { printf ",\"speedup_vs_1_thread\":%.3f", b > 0 ? a / b : 0 }')
+  [ "$t" = 0 ] && extra=$(awk -v a="${ups[0]}" -v b="${ups[1]}" 'BEGIN { printf ",\"speedup_vs_1_thread\":%.3f", (b > 0 ? a / b : 0) }')
   printf '{"bench":"e2e_threads","env":"sawyer-push","hidden":"400,300","learner_threads":%s,"setting":"%s","updates_per_s":%s,"env_steps_per_s":%s%s,"seconds_per_run":%s,"rounds":%s,"machine":"%s"}\n' \
     "${thr[$t]:-0}" "$([ "$t" = 0 ] && echo default || echo 1)" "${ups[$t]}" "${eps[$t]}" "$extra" "$secs" "$rounds" "$machine"
 done
