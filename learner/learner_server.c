@@ -1,7 +1,11 @@
-/* learner_server: the odac-learner process. One thread: a zmq_poll loop that keeps sample requests
- * in flight to every shard, updates on whichever batch is ready, publishes weights, reads actor
- * stats, logs progress and checkpoints. Waiting only happens when no batch is ready, and that
- * time is measured (learner_busy_pct). */
+/* learner_server: the odac-learner process as a library (learner_server.h), on a libuv loop like
+ * the replay's. One thread: every wakeup (a socket's fd, the tick timer, the idle continuation)
+ * runs turn(), which keeps sample requests in flight to every shard, reads what the sockets hold
+ * (ZMQ_FD only signals edges, so turn() reads until ZMQ_EVENTS says empty), does one update on a
+ * ready batch, publishes weights, logs progress and checkpoints. While batches are ready an idle
+ * handle runs the next turn at once (the loop still polls fds and timers between turns); with none
+ * the loop sleeps until a socket or the timer wakes it, and that time is measured
+ * (learner_busy_pct). */
 #include "learner_server.h"
 #include "ckpt_file.h"
 #include "curve.h"
@@ -9,6 +13,7 @@
 #include "flags.h"
 #include "heartbeat.h"
 #include "learner_core.h"
+#include "learner_options.h"
 #include "learner_video.h"
 #include "log.h"
 #include "nn.h"
@@ -23,33 +28,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define MAX_SHARDS 16
 #define MAX_ACTORS 1024
 #define MAX_READY 64
 #define LEARNER_STATS_HWM 256 /* actor stats queued before the learner reads them */
-
-typedef struct {
-    char env[FLAGS_STR_MAX], variant[FLAGS_STR_MAX], config[FLAGS_STR_MAX];
-    char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
-    char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX], status_endpoint[FLAGS_STR_MAX];
-    char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
-    char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX];
-    int insecure;
-    double request_timeout_s;
-    long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads,
-        pool_min_width;
-    long long time_kl_sign, max_updates, video_every;
-    int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
-    int tensorboard;
-    double target_distance, log_every_s, gamma, tau, lr_policy, lr_critic, lr_alpha, lr_model;
-    double reward_scale, reward_scale_k, fixed_alpha, target_entropy, her_eps, model_std_min;
-    double model_std_max;
-    double norm_clip, random_eps, action_noise;
-    long long random_steps;
-} options_t;
-
-#define MAX_PREFETCH 16
+#define TICK_MS 50            /* timer: expiry, retries, publishing, progress, heartbeat */
 
 /* A sample request waiting for its answer. */
 typedef struct {
@@ -60,7 +45,7 @@ typedef struct {
 typedef struct {
     void *sock;
     char endpoint[FLAGS_STR_MAX];
-    request_t in_flight[MAX_PREFETCH]; /* requests sent and not answered, oldest first */
+    request_t in_flight[LEARNER_MAX_PREFETCH]; /* requests sent and not answered, oldest first */
     int n_in_flight;
     double retry_at;     /* no requests before this (the shard refused the last one) */
     double silent_since; /* > 0: requests timed out and no answer came since */
@@ -117,8 +102,8 @@ typedef struct {
     char diag_name[ENV_DIAG_MAX][64];
 } progress_row_t;
 
-typedef struct {
-    options_t o;
+struct learner_server {
+    learner_options_t o;
     learner_config_t cfg;
     env_spec_t spec;
     wire_dims_t dims;
@@ -154,227 +139,27 @@ typedef struct {
     heartbeat_t heartbeat;
     learner_video_t video; /* --video-every */
     int video_due;         /* an evaluation made a video due: film at the next loop turn */
-} server_t;
-
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) {
-    stop_signal = sig;
-}
+    /* the loop */
+    uv_loop_t loop;
+    uv_poll_t shard_poll[MAX_SHARDS], stats_poll, status_poll;
+    uv_timer_t tick;
+    uv_idle_t idle;
+    uv_async_t stop_async;
+    uv_signal_t sigterm, sigint;
+    int loop_ready, handles_ready, n_shard_polls, handle_signals;
+    int stopping, exit_code;
+    const char *done; /* why the run finished (NULL: it did not, or not yet) */
+    char stop_why[64];
+    long long since_publish, since_ckpt;
+    double idle_since;        /* > 0: no batch was ready at the end of the last turn (then) */
+    long long updates_shared; /* learner_updates for other threads (atomic) */
+};
+typedef struct learner_server server_t;
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_hidden(const char *text, int *out, int *n, const char *what, char *err,
-                        size_t errcap) {
-    *n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || *p == '+' || *p == '-' || *p == ' ' || v < 1 || v > 4096 ||
-            *n >= LEARNER_MAX_HIDDEN) {
-            snprintf(err, errcap, "--%s '%s': expected 1..%d comma-separated sizes in [1, 4096]",
-                     what, text, LEARNER_MAX_HIDDEN);
-            return -1;
-        }
-        out[(*n)++] = (int)v;
-        if (*end && *end != ',') {
-            snprintf(err, errcap, "--%s '%s': unexpected '%c'", what, text, *end);
-            return -1;
-        }
-        if (*end == ',' && !end[1]) {
-            snprintf(err, errcap, "--%s '%s': trailing comma (expected sizes like 400,300)", what,
-                     text);
-            return -1;
-        }
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (*n == 0) {
-        snprintf(err, errcap, "--%s: empty", what);
-        return -1;
-    }
-    return 0;
-}
-
-static void format_hidden(char *out, size_t cap, const int *h, int n) {
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n; i++) len += snprintf(out + len, cap - len, "%s%d", i ? "," : "", h[i]);
-}
-
-/* The option table over s->o; the hyperparameter defaults are filled from the per-env config
- * before the second parse, so flags only override what the user set. */
-static int build_table(options_t *o, flag_t *t) {
-    int n = 0;
-#define F(name, type, dest, lo, hi, help) t[n++] = (flag_t){name, type, dest, lo, hi, help}
-    F("env", FLAG_STRING, o->env, 0, -1, "environment (box2d, ant, sawyer-push, fetch-push, ...)");
-    F("variant", FLAG_STRING, o->variant, 0, -1,
-      "odac, fixed-model, fixed-discount, both-fixed, her-sparse, her-distance");
-    F("config", FLAG_STRING, o->config, 0, -1, "JSON file whose keys are these option names");
-    F("run-dir", FLAG_STRING, o->run_dir, 0, -1, "directory holding runs");
-    F("run-id", FLAG_STRING, o->run_id, 0, -1, "run name (default <env>-<variant>-<seed>)");
-    F("shards", FLAG_STRING, o->shards, 0, -1, "comma-separated sample endpoints of the shards");
-    F("weights-bind", FLAG_STRING, o->weights_bind, 0, -1, "PUB endpoint for policy weights");
-    F("stats-bind", FLAG_STRING, o->stats_bind, 0, -1, "PULL endpoint for actor stats");
-    F("status-endpoint", FLAG_STRING, o->status_endpoint, 0, -1,
-      "endpoint the learner binds for `odac status` queries (ROUTER; CURVE with --keys; empty: "
-      "none)");
-    F("resume", FLAG_BOOL, &o->resume, 0, -1, "continue the run from its checkpoint");
-    F("check", FLAG_BOOL, &o->check, 0, -1,
-      "validate the options, config and env, then exit (0: it would start; 2: why not)");
-    F("seed", FLAG_INT, &o->seed, 0, 2147483647, "run seed");
-    F("max-env-steps", FLAG_INT, &o->max_env_steps, 1, 1e13, "stop after this many env steps");
-    F("max-updates", FLAG_INT, &o->max_updates, 0, 1e13,
-      "stop after this many updates (0: no limit)");
-    F("target-distance", FLAG_DOUBLE, &o->target_distance, 0, 1e9,
-      "stop when the evaluation final distance mean is at most this (0: never)");
-    F("batch-size", FLAG_INT, &o->batch_size, 1, WIRE_MAX_BATCH, "transitions per update");
-    F("hidden", FLAG_STRING, o->hidden, 0, -1, "policy and critic hidden sizes, e.g. 400,300");
-    F("model-hidden", FLAG_STRING, o->model_hidden, 0, -1, "outcome model hidden sizes");
-    F("gamma", FLAG_DOUBLE, &o->gamma, 0.5, 0.99999, "prior probability of not terminating");
-    F("tau", FLAG_DOUBLE, &o->tau, 1e-6, 1, "Polyak rate of the target critics");
-    F("lr-policy", FLAG_DOUBLE, &o->lr_policy, 1e-7, 1, "policy learning rate");
-    F("lr-critic", FLAG_DOUBLE, &o->lr_critic, 1e-7, 1, "critic learning rate");
-    F("lr-alpha", FLAG_DOUBLE, &o->lr_alpha, 1e-7, 1, "temperature learning rate");
-    F("lr-model", FLAG_DOUBLE, &o->lr_model, 1e-7, 1, "outcome model learning rate");
-    F("reward-scale", FLAG_DOUBLE, &o->reward_scale, 1e-6, 1e6, "constant reward scale c");
-    F("reward-scale-k", FLAG_DOUBLE, &o->reward_scale_k, 0, 1e6,
-      "auto reward scale c = k / EMA(max|r|) (0: constant scale)");
-    F("clamp-discount", FLAG_BOOL, &o->clamp_discount, 0, -1, "clamp gamma_q by the prior gamma");
-    F("time-kl-sign", FLAG_INT, &o->time_kl_sign, -1, 1, "-1 derivation, +1 authors' code");
-    F("fixed-alpha", FLAG_DOUBLE, &o->fixed_alpha, 0, 1e6, "fixed temperature (0: auto-tuned)");
-    F("target-entropy", FLAG_DOUBLE, &o->target_entropy, -1e3, 1e3,
-      "entropy the tuned temperature aims at (nats; default -action_dim, SAC's)");
-    F("model-state-log-std", FLAG_BOOL, &o->model_state_log_std, 0, -1,
-      "state-dependent outcome model log-std");
-    F("her-eps", FLAG_DOUBLE, &o->her_eps, 0, 1e6, "success threshold of her-sparse");
-    F("model-std-min", FLAG_DOUBLE, &o->model_std_min, 1e-6, 1e6,
-      "smallest std of the outcome model (goal units; smooth bound)");
-    F("model-std-max", FLAG_DOUBLE, &o->model_std_max, 1e-6, 1e6,
-      "largest std of the outcome model (goal units; smooth bound)");
-    F("clip-target", FLAG_BOOL, &o->clip_target, 0, -1,
-      "clip critic targets to the range the rewards allow");
-    F("normalize", FLAG_BOOL, &o->normalize, 0, -1,
-      "standardise observations and goals by their running mean and std");
-    F("norm-clip", FLAG_DOUBLE, &o->norm_clip, 1e-3, 1e6, "clip of standardised inputs");
-    F("random-eps", FLAG_DOUBLE, &o->random_eps, 0, 1,
-      "actors: probability of a uniformly random action per step");
-    F("action-noise", FLAG_DOUBLE, &o->action_noise, 0, 10,
-      "actors: std of Gaussian noise added to sampled actions");
-    F("random-steps", FLAG_INT, &o->random_steps, 0, 1e12,
-      "actors: uniformly random actions for each actor's first K env steps");
-    F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
-    F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
-    F("prefetch", FLAG_INT, &o->prefetch, 1, MAX_PREFETCH, "sample requests in flight per shard");
-    F("request-timeout-s", FLAG_DOUBLE, &o->request_timeout_s, 0.05, 3600,
-      "a shard answers a sample request within this (batch or error); no answer by 1.5x + 0.5 s "
-      "and the request is sent again (a restarted shard lost it)");
-    F("keys", FLAG_STRING, o->keys, 0, -1,
-      "directory of CURVE keys (odac keygen): every socket authenticated and encrypted, only "
-      "allowed_clients admitted (empty: none)");
-    F("insecure", FLAG_BOOL, &o->insecure, 0, -1,
-      "allow endpoints off loopback without --keys (anyone who reaches them is trusted)");
-    F("run-token", FLAG_STRING, o->run_token, 0, -1,
-      "the run's token (ODAC_RUN_TOKEN; the launcher sets it): actor stats without it are "
-      "ignored, so only the run's own actors count and can end it (empty: any sender)");
-    F("log-every-s", FLAG_DOUBLE, &o->log_every_s, 0.1, 3600, "seconds between progress rows");
-    F("video-every", FLAG_INT, &o->video_every, 0, 1e9,
-      "every N evaluations, film one deterministic episode of the current policy into "
-      "runs/<run-id>/videos/update_U.mp4 (odac eval --video in a child process; 0: never)");
-    F("tensorboard", FLAG_BOOL, &o->tensorboard, 0, -1,
-      "also write every progress row to runs/<run-id>/events.out.tfevents.* (TensorBoard scalars "
-      "at step = updates; a new file per start; --no-tensorboard: none)");
-    F("threads", FLAG_INT, &o->threads, 1, 64,
-      "threads of each update: the learner's own pool (OpenBLAS stays single-threaded); on "
-      "CPUs without AVX-512 the products run on OpenBLAS with this many threads instead");
-    F("pool-min-width", FLAG_INT, &o->pool_min_width, 0, 1e6,
-      "use --threads only when the widest hidden layer has at least this many units, else one "
-      "thread (at 64,64 a second thread gains nothing and takes the actors' core; 0: always)");
-    F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
-      "file touched every few seconds from the main loop (health checks)");
-#undef F
-    return n;
-}
-
-static void options_from_config(options_t *o, const learner_config_t *c) {
-    format_hidden(o->hidden, sizeof o->hidden, c->policy_hidden, c->n_policy_hidden);
-    format_hidden(o->model_hidden, sizeof o->model_hidden, c->model_hidden, c->n_model_hidden);
-    o->batch_size = c->batch_size;
-    o->gamma = c->gamma;
-    o->tau = c->tau;
-    o->lr_policy = c->lr_policy;
-    o->lr_critic = c->lr_critic;
-    o->lr_alpha = c->lr_alpha;
-    o->lr_model = c->lr_model;
-    o->reward_scale = c->reward_scale;
-    o->reward_scale_k = c->reward_scale_auto ? c->reward_scale_k : 0;
-    o->clamp_discount = c->clamp_discount;
-    o->time_kl_sign = c->time_kl_sign;
-    o->fixed_alpha = c->fixed_alpha ? c->alpha_init : 0;
-    o->target_entropy = isnan(c->target_entropy) ? -(double)c->action_dim : c->target_entropy;
-    o->model_state_log_std = c->model_state_log_std;
-    o->her_eps = c->her_eps;
-    o->model_std_min = exp(c->model_log_std_min);
-    o->model_std_max = exp(c->model_log_std_max);
-    o->clip_target = c->clip_target;
-    o->normalize = c->normalize;
-    o->norm_clip = c->norm_clip;
-    o->random_eps = c->explore_random_eps;
-    o->action_noise = c->explore_action_noise;
-    o->random_steps = c->explore_random_steps;
-    o->threads = c->threads;
-    o->pool_min_width = c->pool_min_width;
-}
-
-static int config_from_options(learner_config_t *c, const options_t *o, char *err, size_t errcap) {
-    if (learner_variant_parse(o->variant, &c->variant, err, errcap) != 0) return -1;
-    if (parse_hidden(o->hidden, c->policy_hidden, &c->n_policy_hidden, "hidden", err, errcap) ||
-        parse_hidden(o->model_hidden, c->model_hidden, &c->n_model_hidden, "model-hidden", err,
-                     errcap))
-        return -1;
-    memcpy(c->critic_hidden, c->policy_hidden, sizeof c->critic_hidden);
-    c->n_critic_hidden = c->n_policy_hidden;
-    c->batch_size = (int)o->batch_size;
-    c->gamma = (float)o->gamma;
-    c->tau = (float)o->tau;
-    c->lr_policy = (float)o->lr_policy;
-    c->lr_critic = (float)o->lr_critic;
-    c->lr_alpha = (float)o->lr_alpha;
-    c->lr_model = (float)o->lr_model;
-    c->reward_scale = (float)o->reward_scale;
-    c->reward_scale_auto = o->reward_scale_k > 0;
-    if (c->reward_scale_auto) c->reward_scale_k = (float)o->reward_scale_k;
-    c->clamp_discount = o->clamp_discount;
-    if (o->time_kl_sign == 0) {
-        snprintf(err, errcap, "--time-kl-sign must be -1 or +1");
-        return -1;
-    }
-    c->time_kl_sign = (int)o->time_kl_sign;
-    c->fixed_alpha = o->fixed_alpha > 0;
-    if (c->fixed_alpha) c->alpha_init = (float)o->fixed_alpha;
-    c->target_entropy = (float)o->target_entropy;
-    c->model_state_log_std = o->model_state_log_std;
-    c->her_eps = (float)o->her_eps;
-    if (!(o->model_std_max > o->model_std_min)) {
-        snprintf(err, errcap, "--model-std-max %g must be above --model-std-min %g",
-                 o->model_std_max, o->model_std_min);
-        return -1;
-    }
-    c->model_log_std_min = (float)log(o->model_std_min);
-    c->model_log_std_max = (float)log(o->model_std_max);
-    c->clip_target = o->clip_target;
-    c->normalize = o->normalize;
-    c->norm_clip = (float)o->norm_clip;
-    c->explore_random_eps = (float)o->random_eps;
-    c->explore_action_noise = (float)o->action_noise;
-    c->explore_random_steps = o->random_steps;
-    c->threads = (int)o->threads;
-    c->pool_min_width = (int)o->pool_min_width;
-    c->seed = (uint64_t)o->seed;
-    return learner_config_validate(c, err, errcap);
 }
 
 /* ---- shards and batches ---- */
@@ -1074,65 +859,12 @@ static void mark_finished(server_t *s, const char *why) {
 
 /* ---- setup ---- */
 
-/* A learner command line (flags, ODAC_* environment, --config file) over the table: the defaults,
- * the env's defaults, then what was set; fills the learner config and the env spec. 0; 1 for
- * --help (usage printed); -1 with a message. */
-static int parse_options(options_t *o, learner_config_t *cfg, env_spec_t *spec, flag_t *table,
-                         int *n_table, int argc, char **argv, char *err, size_t errcap) {
-    int n = *n_table = build_table(o, table);
-    const char *usage = "usage: odac-learner [options]\nThe ODAC learner of a run (see README).";
-    /* Defaults that do not depend on the env. */
-    snprintf(o->env, sizeof o->env, "box2d");
-    snprintf(o->variant, sizeof o->variant, "odac");
-    snprintf(o->run_dir, sizeof o->run_dir, "runs");
-    snprintf(o->weights_bind, sizeof o->weights_bind, "tcp://127.0.0.1:5555");
-    snprintf(o->stats_bind, sizeof o->stats_bind, "tcp://127.0.0.1:5556");
-    snprintf(o->status_endpoint, sizeof o->status_endpoint, "tcp://127.0.0.1:5557");
-    snprintf(o->shards, sizeof o->shards, "tcp://127.0.0.1:5561");
-    o->max_env_steps = 1000000;
-    o->publish_every = 100;
-    o->checkpoint_every = 20000;
-    o->prefetch = 4;
-    o->request_timeout_s = 2;
-    o->log_every_s = 5;
-    o->tensorboard = 1;
-    learner_config_default(cfg);
-    options_from_config(o, cfg);
-    /* First pass: which env; then its defaults; second pass: what the user set wins. */
-    int rc = flags_parse(table, n, argc, argv, usage, NULL, NULL, err, errcap);
-    if (rc != 0) return rc;
-    if (env_spec_lookup(o->env, spec, err, errcap) != 0) return -1;
-    if (learner_config_for_env(cfg, spec, err, errcap) != 0) return -1;
-    options_from_config(o, cfg);
-    if (flags_parse(table, n, argc, argv, usage, NULL, NULL, err, errcap) != 0) return -1;
-    if (config_from_options(cfg, o, err, errcap) != 0) return -1;
-    return 0;
-}
-
-int learner_server_parse_config(int argc, char **argv, learner_config_t *cfg, env_spec_t *spec,
-                                char *err, size_t errcap) {
-    options_t *o = calloc(1, sizeof *o);
-    flag_t table[64];
-    int n;
-    if (!o) {
-        snprintf(err, errcap, "out of memory");
-        return -1;
-    }
-    int rc = parse_options(o, cfg, spec, table, &n, argc, argv, err, errcap);
-    free(o);
-    if (rc == 1) {
-        snprintf(err, errcap, "--help is not a configuration");
-        return -1;
-    }
-    return rc;
-}
-
 static int setup(server_t *s, int argc, char **argv, int *exit_code) {
-    options_t *o = &s->o;
+    learner_options_t *o = &s->o;
     char err[1024];
-    flag_t table[64];
+    flag_t table[LEARNER_MAX_FLAGS];
     int n;
-    int rc = parse_options(o, &s->cfg, &s->spec, table, &n, argc, argv, err, sizeof err);
+    int rc = learner_options_parse(o, &s->cfg, &s->spec, table, &n, argc, argv, err, sizeof err);
     if (rc == 1) return *exit_code = 0, -1;
     if (rc != 0) goto bad;
     snprintf(s->dims.env_name, sizeof s->dims.env_name, "%s", s->spec.name);
@@ -1289,7 +1021,301 @@ bad:
     return -1;
 }
 
-static void teardown(server_t *s) {
+/* ---- the loop ---- */
+
+static const char *finished_reason(server_t *s) {
+    if (s->o.target_distance > 0 && s->have_eval &&
+        s->last_eval.final_distance_mean <= s->o.target_distance)
+        return "evaluation final distance reached the target";
+    if (total_env_steps(s) >= (uint64_t)s->o.max_env_steps) return "env step budget reached";
+    if (s->o.max_updates > 0 && learner_updates(s->learner) >= s->o.max_updates)
+        return "update budget reached";
+    return NULL;
+}
+
+static int readable(void *sock) {
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
+/* Something waits on a socket that turn() reads (receive_from_shard stops at MAX_READY). */
+static int input_waiting(server_t *s) {
+    if (s->n_ready < MAX_READY)
+        for (int k = 0; k < s->n_shards; k++)
+            if (readable(s->shards[k].sock)) return 1;
+    return readable(s->stats_pull) || (s->status_sock && readable(s->status_sock));
+}
+
+static void begin_stop(server_t *s, const char *why) {
+    if (s->stopping) return;
+    snprintf(s->stop_why, sizeof s->stop_why, "%s", why);
+    s->stopping = 1;
+    uv_stop(&s->loop);
+}
+
+/* One update on the oldest ready batch. */
+static void update_once(server_t *s) {
+    if (s->first_batch_time <= 0) {
+        s->first_batch_time = now_s();
+        log_info("first batch arrived: training");
+    }
+    Odac__SampleBatch *b = s->ready[s->ready_head];
+    s->ready_head = (s->ready_head + 1) % MAX_READY;
+    s->n_ready--;
+    learner_batch_t batch = {
+        (int)b->batch_size, b->observations,        b->actions, b->next_observations,
+        b->achieved_goals,  b->next_achieved_goals, b->goals,   NULL};
+    char err[512];
+    double u0 = now_s();
+    if (learner_update(s->learner, &batch, err, sizeof err) != 0)
+        log_warn("update skipped: %s", err);
+    s->busy_s += now_s() - u0;
+    odac__sample_batch__free_unpacked(b, NULL);
+    s->since_publish++;
+    s->since_ckpt++;
+    __atomic_store_n(&s->updates_shared, learner_updates(s->learner), __ATOMIC_RELAXED);
+}
+
+static void on_idle(uv_idle_t *h);
+
+/* One turn of the loop (what every wakeup runs; see the top of the file). */
+static void turn(server_t *s) {
+    if (s->stopping) return;
+    double t0 = now_s();
+    if (s->idle_since > 0) {
+        s->idle_s += t0 - s->idle_since;
+        s->idle_since = 0;
+    }
+    expire_requests(s);
+    request_batches(s);
+    for (int k = 0; k < s->n_shards; k++)
+        if (readable(s->shards[k].sock)) receive_from_shard(s, &s->shards[k]);
+    if (readable(s->stats_pull)) receive_stats(s);
+    if (s->status_sock && readable(s->status_sock)) answer_status(s);
+    if (s->n_ready > 0) update_once(s);
+    if (s->since_publish >= s->o.publish_every || now_s() - s->last_publish_time > 1.0) {
+        publish(s, 0);
+        s->since_publish = 0;
+    }
+    if (s->since_ckpt >= s->o.checkpoint_every) {
+        save_checkpoint(s);
+        s->since_ckpt = 0;
+    }
+    learner_video_poll(&s->video, 0);
+    if (s->video_due) { /* the checkpoint first: the child films what it holds */
+        char err[512];
+        s->video_due = 0;
+        if (save_checkpoint(s) == 0) {
+            s->since_ckpt = 0;
+            if (learner_video_start(&s->video, learner_updates(s->learner), err, sizeof err))
+                log_warn("video: %s", err);
+        }
+    }
+    if (now_s() - s->last_log >= s->o.log_every_s) log_progress(s);
+    if ((s->done = finished_reason(s)) != NULL) {
+        begin_stop(s, "run finished");
+        return;
+    }
+    /* Sends and receives above may have consumed the fds' edges: look again before sleeping. */
+    int more = s->n_ready > 0 || input_waiting(s);
+    if (s->n_ready == 0 && s->first_batch_time > 0) s->idle_since = now_s();
+    if (more)
+        uv_idle_start(&s->idle, on_idle);
+    else
+        uv_idle_stop(&s->idle);
+}
+
+static void on_idle(uv_idle_t *h) {
+    turn(h->data);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+    (void)status;
+    (void)events;
+    turn(h->data);
+}
+
+static void on_tick(uv_timer_t *h) {
+    server_t *s = h->data;
+    heartbeat_beat(&s->heartbeat);
+    turn(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    server_t *s = h->data;
+    char why[64];
+    snprintf(why, sizeof why, "stopping on %s", strsignal(signum));
+    begin_stop(s, why);
+}
+
+static void on_stop_async(uv_async_t *h) {
+    begin_stop(h->data, "stop requested");
+}
+
+void learner_server_stop(learner_server_t *s) {
+    uv_async_send(&s->stop_async);
+}
+
+long long learner_server_updates(const learner_server_t *s) {
+    return __atomic_load_n(&s->updates_shared, __ATOMIC_RELAXED);
+}
+
+static int poll_socket(server_t *s, void *sock, uv_poll_t *h, char *err, size_t errcap) {
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
+        snprintf(err, errcap, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    int rc = uv_poll_init(&s->loop, h, fd);
+    if (rc == 0) {
+        h->data = s; /* marks the handle as needing uv_close */
+        rc = uv_poll_start(h, UV_READABLE, on_poll);
+    }
+    if (rc != 0) {
+        snprintf(err, errcap, "uv_poll: %s", uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int start_loop(server_t *s, char *err, size_t errcap) {
+    int rc = uv_loop_init(&s->loop);
+    if (rc != 0) {
+        snprintf(err, errcap, "uv_loop_init: %s", uv_strerror(rc));
+        return -1;
+    }
+    s->loop_ready = 1;
+    for (int k = 0; k < s->n_shards; k++, s->n_shard_polls++)
+        if (poll_socket(s, s->shards[k].sock, &s->shard_poll[k], err, errcap) != 0) return -1;
+    if (poll_socket(s, s->stats_pull, &s->stats_poll, err, errcap) != 0) return -1;
+    if (s->status_sock && poll_socket(s, s->status_sock, &s->status_poll, err, errcap) != 0)
+        return -1;
+    uv_idle_init(&s->loop, &s->idle);
+    s->idle.data = s;
+    uv_timer_init(&s->loop, &s->tick);
+    s->tick.data = s;
+    uv_async_init(&s->loop, &s->stop_async, on_stop_async);
+    s->stop_async.data = s;
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigterm.data = s;
+    uv_signal_init(&s->loop, &s->sigint);
+    s->sigint.data = s;
+    s->handles_ready = 1;
+    uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+    if (s->handle_signals) {
+        uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&s->sigint, on_signal, SIGINT);
+    }
+    return 0;
+}
+
+learner_server_t *learner_server_new(int argc, char **argv, int handle_signals, int *exit_code) {
+    log_set_component("learner");
+    server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        log_error("out of memory");
+        *exit_code = 1;
+        return NULL;
+    }
+    s->best_eval = INFINITY;
+    s->handle_signals = handle_signals;
+    *exit_code = 0;
+    if (setup(s, argc, argv, exit_code) != 0) {
+        learner_server_free(s);
+        return NULL;
+    }
+    char err[256];
+    if (start_loop(s, err, sizeof err) != 0) {
+        log_error("%s", err);
+        *exit_code = 1;
+        learner_server_free(s);
+        return NULL;
+    }
+    __atomic_store_n(&s->updates_shared, learner_updates(s->learner), __ATOMIC_RELAXED);
+    return s;
+}
+
+int learner_server_run(learner_server_t *s) {
+    s->start_wall = now_s();
+    s->last_log = s->last_log_updates_t = s->start_wall;
+    s->last_log_updates = learner_updates(s->learner);
+    heartbeat_init(&s->heartbeat, s->o.heartbeat_file);
+    heartbeat_beat(&s->heartbeat);
+    publish(s, 0);
+    turn(s);
+    while (!s->stopping) uv_run(&s->loop, UV_RUN_DEFAULT);
+    if (s->done)
+        log_info("run finished: %s", s->done);
+    else
+        log_info("%s", s->stop_why);
+    receive_stats(s);
+    log_progress(s);
+    int exit_code = s->exit_code;
+    if (save_checkpoint(s) != 0) exit_code = 1;
+    if (s->done && exit_code == 0) mark_finished(s, s->done);
+    if (s->done) {
+        /* Tell the actors; PUB drops for peers that are slow to read, so say it a few times. */
+        for (int i = 0; i < 5; i++) {
+            publish(s, 1);
+            zmq_poll(NULL, 0, 100);
+        }
+    }
+    log_info("best evaluation final distance %.4f; results in %s", s->best_eval, s->run_path);
+    return exit_code;
+}
+
+const char *learner_server_finished(const learner_server_t *s) {
+    return s->done;
+}
+
+int learner_server_endpoint(learner_server_t *s, learner_endpoint_t which, char *out, size_t cap) {
+    void *sock = which == LEARNER_ENDPOINT_WEIGHTS  ? s->pub
+                 : which == LEARNER_ENDPOINT_STATS  ? s->stats_pull
+                 : which == LEARNER_ENDPOINT_STATUS ? s->status_sock
+                                                    : NULL;
+    size_t len = cap;
+    if (!sock) return -1;
+    return zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, out, &len);
+}
+
+void learner_server_counters(const learner_server_t *s, learner_server_counters_t *c) {
+    memset(c, 0, sizeof *c);
+    c->updates = learner_updates(s->learner);
+    c->env_steps = total_env_steps(s);
+    c->rejected_token = s->rejected_token;
+    for (int r = 0; r < WIRE_REJECT_COUNT_; r++) c->rejected_wire += s->rejects.count[r];
+    for (int k = 0; k < s->n_shards; k++) {
+        c->shard_timeouts += s->shards[k].timeouts;
+        c->shard_refused += s->shards[k].refused;
+        c->batches += s->shards[k].batches;
+    }
+    c->n_actors = s->n_actors;
+    c->publish_version = s->publish_version;
+}
+
+static void on_close(uv_handle_t *h) {
+    (void)h;
+}
+
+void learner_server_free(learner_server_t *s) {
+    if (!s) return;
+    if (s->handles_ready) {
+        uv_close((uv_handle_t *)&s->idle, on_close);
+        uv_close((uv_handle_t *)&s->tick, on_close);
+        uv_close((uv_handle_t *)&s->stop_async, on_close);
+        uv_close((uv_handle_t *)&s->sigterm, on_close);
+        uv_close((uv_handle_t *)&s->sigint, on_close);
+    }
+    if (s->loop_ready) {
+        for (int k = 0; k < s->n_shard_polls; k++)
+            if (s->shard_poll[k].data) uv_close((uv_handle_t *)&s->shard_poll[k], on_close);
+        if (s->stats_poll.data) uv_close((uv_handle_t *)&s->stats_poll, on_close);
+        if (s->status_poll.data) uv_close((uv_handle_t *)&s->status_poll, on_close);
+        uv_run(&s->loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+        uv_loop_close(&s->loop);
+    }
     while (s->n_ready > 0) {
         odac__sample_batch__free_unpacked(s->ready[s->ready_head], NULL);
         s->ready_head = (s->ready_head + 1) % MAX_READY;
@@ -1305,122 +1331,14 @@ static void teardown(server_t *s) {
     tfevents_close(&s->events);
     learner_video_poll(&s->video, 1);
     learner_free(s->learner);
-}
-
-/* ---- the loop ---- */
-
-static const char *finished_reason(server_t *s) {
-    if (s->o.target_distance > 0 && s->have_eval &&
-        s->last_eval.final_distance_mean <= s->o.target_distance)
-        return "evaluation final distance reached the target";
-    if (total_env_steps(s) >= (uint64_t)s->o.max_env_steps) return "env step budget reached";
-    if (s->o.max_updates > 0 && learner_updates(s->learner) >= s->o.max_updates)
-        return "update budget reached";
-    return NULL;
+    free(s);
 }
 
 int learner_server_main(int argc, char **argv) {
-    log_set_component("learner");
-    static server_t server; /* large: actor table and options */
-    server_t *s = &server;
-    s->best_eval = INFINITY;
-    int exit_code = 0;
-    if (setup(s, argc, argv, &exit_code) != 0) {
-        teardown(s);
-        return exit_code;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-
-    s->start_wall = now_s();
-    s->last_log = s->last_log_updates_t = s->start_wall;
-    s->last_log_updates = learner_updates(s->learner);
-    publish(s, 0);
-    const char *done = NULL;
-    long long since_publish = 0, since_ckpt = 0;
-    zmq_pollitem_t items[MAX_SHARDS + 2];
-    heartbeat_init(&s->heartbeat, s->o.heartbeat_file);
-    while (!stop_signal && !(done = finished_reason(s))) {
-        heartbeat_beat(&s->heartbeat);
-        expire_requests(s);
-        request_batches(s);
-        /* Wait only when there is nothing to learn from. */
-        int timeout = s->n_ready > 0 ? 0 : 100;
-        for (int k = 0; k < s->n_shards; k++)
-            items[k] = (zmq_pollitem_t){s->shards[k].sock, 0, ZMQ_POLLIN, 0};
-        items[s->n_shards] = (zmq_pollitem_t){s->stats_pull, 0, ZMQ_POLLIN, 0};
-        int n_items = s->n_shards + 1;
-        if (s->status_sock) items[n_items++] = (zmq_pollitem_t){s->status_sock, 0, ZMQ_POLLIN, 0};
-        double t0 = now_s();
-        int rc = zmq_poll(items, n_items, timeout);
-        if (s->n_ready == 0 && s->first_batch_time > 0) s->idle_s += now_s() - t0;
-        if (rc < 0 && zmq_errno() != EINTR) {
-            log_error("poll failed: %s", zmq_strerror(zmq_errno()));
-            exit_code = 1;
-            break;
-        }
-        for (int k = 0; k < s->n_shards; k++)
-            if (items[k].revents & ZMQ_POLLIN) receive_from_shard(s, &s->shards[k]);
-        if (items[s->n_shards].revents & ZMQ_POLLIN) receive_stats(s);
-        if (s->status_sock && (items[s->n_shards + 1].revents & ZMQ_POLLIN)) answer_status(s);
-
-        if (s->n_ready > 0) {
-            if (s->first_batch_time <= 0) {
-                s->first_batch_time = now_s();
-                log_info("first batch arrived: training");
-            }
-            Odac__SampleBatch *b = s->ready[s->ready_head];
-            s->ready_head = (s->ready_head + 1) % MAX_READY;
-            s->n_ready--;
-            learner_batch_t batch = {
-                (int)b->batch_size, b->observations,        b->actions, b->next_observations,
-                b->achieved_goals,  b->next_achieved_goals, b->goals,   NULL};
-            char err[512];
-            double u0 = now_s();
-            if (learner_update(s->learner, &batch, err, sizeof err) != 0)
-                log_warn("update skipped: %s", err);
-            s->busy_s += now_s() - u0;
-            odac__sample_batch__free_unpacked(b, NULL);
-            since_publish++;
-            since_ckpt++;
-        }
-        if (since_publish >= s->o.publish_every || now_s() - s->last_publish_time > 1.0) {
-            publish(s, 0);
-            since_publish = 0;
-        }
-        if (since_ckpt >= s->o.checkpoint_every) {
-            save_checkpoint(s);
-            since_ckpt = 0;
-        }
-        learner_video_poll(&s->video, 0);
-        if (s->video_due) { /* the checkpoint first: the child films what it holds */
-            char err[512];
-            s->video_due = 0;
-            if (save_checkpoint(s) == 0) {
-                since_ckpt = 0;
-                if (learner_video_start(&s->video, learner_updates(s->learner), err, sizeof err))
-                    log_warn("video: %s", err);
-            }
-        }
-        if (now_s() - s->last_log >= s->o.log_every_s) log_progress(s);
-    }
-    if (done) log_info("run finished: %s", done);
-    if (stop_signal) log_info("stopping on %s", strsignal(stop_signal));
-    receive_stats(s);
-    log_progress(s);
-    if (save_checkpoint(s) != 0) exit_code = 1;
-    if (done && exit_code == 0) mark_finished(s, done);
-    if (done) {
-        /* Tell the actors; PUB drops for peers that are slow to read, so say it a few times. */
-        for (int i = 0; i < 5; i++) {
-            publish(s, 1);
-            zmq_poll(NULL, 0, 100);
-        }
-    }
-    log_info("best evaluation final distance %.4f; results in %s", s->best_eval, s->run_path);
-    teardown(s);
+    int exit_code;
+    learner_server_t *s = learner_server_new(argc, argv, 1, &exit_code);
+    if (!s) return exit_code;
+    exit_code = learner_server_run(s);
+    learner_server_free(s);
     return exit_code;
 }

@@ -7,6 +7,7 @@
 #define ODAC_LEARNER_SERVER_H
 #include "env.h"
 #include "learner_core.h"
+#include "learner_options.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,14 +25,46 @@ typedef struct {
     double best_eval; /* best evaluation final distance mean so far (INFINITY: none) */
 } learner_progress_record_t;
 
-/* What odac-learner would train with for this command line (argv[0] skipped; flags, ODAC_*
- * environment, --config file, e.g. {"odac-learner", "--config=RUN/variant.json"}): the learner
- * config and the env's spec, parsed and validated as the process does. 0, or -1 with a message. */
-int learner_server_parse_config(int argc, char **argv, learner_config_t *cfg, env_spec_t *spec,
-                                char *err, size_t errcap);
+typedef struct learner_server learner_server_t;
 
-/* The whole process: returns its exit status (0: run finished or stopped by a signal after a
- * checkpoint; 2: bad configuration; 1: runtime failure). */
+/* Sets a run up from an odac-learner command line (argv[0] skipped; flags, ODAC_* environment,
+ * --config file; learner_options.h): validates it, creates runs/<run-id>, restores the checkpoint
+ * with --resume, binds and connects the sockets. NULL when there is nothing to run, with the
+ * process's exit status in *exit_code: 0 after --help or --check, 2 for a bad configuration, 1 when
+ * resuming or the loop failed (each logged). handle_signals: SIGTERM/SIGINT stop the run. */
+learner_server_t *learner_server_new(int argc, char **argv, int handle_signals, int *exit_code);
+/* Trains until the run finishes (stop rule or budget: LEARNER_FINISHED_FILE written, actors told)
+ * or it is stopped; the last checkpoint is written either way. Returns the exit status: 0, or 1
+ * when the final checkpoint failed. */
+int learner_server_run(learner_server_t *s);
+/* Asks a running server to stop (as SIGTERM does); safe from any thread. */
+void learner_server_stop(learner_server_t *s);
+void learner_server_free(learner_server_t *s); /* accepts NULL */
+
+/* Updates done so far; safe from any thread while the server runs. */
+long long learner_server_updates(const learner_server_t *s);
+/* Why the run finished, NULL when it did not (stopped, or still running). After run returned. */
+const char *learner_server_finished(const learner_server_t *s);
+
+typedef enum {
+    LEARNER_ENDPOINT_WEIGHTS,
+    LEARNER_ENDPOINT_STATS,
+    LEARNER_ENDPOINT_STATUS
+} learner_endpoint_t;
+/* The endpoint a socket is bound to (resolves port 0 and "*"); -1 when there is none. */
+int learner_server_endpoint(learner_server_t *s, learner_endpoint_t which, char *out, size_t cap);
+
+/* The server's counters (for tests; after run returned, or from the loop's thread). */
+typedef struct {
+    long long updates;
+    uint64_t env_steps, rejected_token, rejected_wire, shard_timeouts, shard_refused, batches;
+    uint64_t publish_version;
+    int n_actors;
+} learner_server_counters_t;
+void learner_server_counters(const learner_server_t *s, learner_server_counters_t *c);
+
+/* The whole process: new, run, free; returns its exit status (0: run finished or stopped by a
+ * signal after a checkpoint; 2: bad configuration; 1: runtime failure). */
 int learner_server_main(int argc, char **argv);
 
 #endif
