@@ -851,33 +851,9 @@ int actor_step(actor_t *a, char *err, size_t errcap) {
     return ACTOR_RUNNING;
 }
 
-int actor_run(actor_t *a, volatile sig_atomic_t *stop, char *err, size_t errcap) {
-    struct timespec last_log;
-    clock_gettime(CLOCK_MONOTONIC, &last_log);
-    uint64_t steps_at_log = 0;
-    heartbeat_t heartbeat;
-    heartbeat_init(&heartbeat, a->cfg.heartbeat_file);
-    while (!stop || !*stop) {
-        heartbeat_beat(&heartbeat);
-        int rc = actor_step(a, err, errcap);
-        if (rc < 0) return -1;
-        if (rc == ACTOR_FINISHED) return 0;
-        double dt = seconds_since(&last_log);
-        if (dt >= 10.0) {
-            log_info(
-                "env steps %llu (%.0f/s), episodes %llu, sent %llu, dropped %llu, policy "
-                "%llu, weights rejected %llu",
-                (unsigned long long)a->c.env_steps, (double)(a->c.env_steps - steps_at_log) / dt,
-                (unsigned long long)a->c.episodes, (unsigned long long)a->c.episodes_sent,
-                (unsigned long long)a->c.episodes_dropped, (unsigned long long)a->c.policy_version,
-                (unsigned long long)a->c.weights_rejected);
-            steps_at_log = a->c.env_steps;
-            clock_gettime(CLOCK_MONOTONIC, &last_log);
-        }
-    }
+void actor_finish(actor_t *a) {
     flush_shards(a);
     send_final_stats(a);
-    return 0;
 }
 
 void actor_get_counters(const actor_t *a, actor_counters_t *out) {
@@ -885,6 +861,9 @@ void actor_get_counters(const actor_t *a, actor_counters_t *out) {
 }
 void actor_get_last_eval(const actor_t *a, actor_eval_t *out) {
     *out = a->last_eval;
+}
+const actor_config_t *actor_config(const actor_t *a) {
+    return &a->cfg;
 }
 const env_spec_t *actor_env_spec(const actor_t *a) {
     return &a->spec;

@@ -6,8 +6,8 @@
  * they arrive, evaluates the deterministic policy every eval_every episodes and reports
  * counters and evaluations to the learner. The caller drives it one env step at a time
  * (actor_step), so tests run it deterministically in one thread; actor_run loops until the run
- * finishes or a stop flag is raised. Everything is allocated by actor_new; a step allocates
- * nothing of its own (ZeroMQ copies what it sends). */
+ * finishes or a signal stops it (actor_loop.c, on libuv). Everything is allocated by actor_new; a
+ * step allocates nothing of its own (ZeroMQ copies what it sends). */
 #ifndef ODAC_ACTOR_H
 #define ODAC_ACTOR_H
 #include <signal.h>
@@ -108,14 +108,19 @@ enum { ACTOR_RUNNING = 0, ACTOR_FINISHED = 1 };
  * ACTOR_FINISHED once weights with run_finished arrived (final stats already sent; further
  * calls do nothing), or -1 with a message on an internal error. */
 int actor_step(actor_t *a, char *err, size_t errcap);
-/* Steps until ACTOR_FINISHED, an error, or *stop becoming non-zero (then it sends final stats
- * and returns 0). 0 or -1 with a message. stop may be NULL. */
-int actor_run(actor_t *a, volatile sig_atomic_t *stop, char *err, size_t errcap);
+/* Stopping without run_finished: sends what the shard queues hold and the last stats (waiting
+ * up to 500 ms for a learner connection still being set up). */
+void actor_finish(actor_t *a);
+/* The process's loop (actor_loop.c): steps on a libuv loop until ACTOR_FINISHED, an error, or
+ * SIGTERM/SIGINT when handle_signals (then actor_finish and 0). 0 or -1 with a
+ * message. */
+int actor_run(actor_t *a, int handle_signals, char *err, size_t errcap);
 /* Sends an ActorStats message now (non-blocking; a full socket drops it). */
 void actor_send_stats(actor_t *a);
 
 void actor_get_counters(const actor_t *a, actor_counters_t *out);
 void actor_get_last_eval(const actor_t *a, actor_eval_t *out);
+const actor_config_t *actor_config(const actor_t *a);
 const env_spec_t *actor_env_spec(const actor_t *a);
 int actor_num_shards(const actor_t *a);
 
