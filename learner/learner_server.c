@@ -19,6 +19,7 @@
 #include "nn.h"
 #include "tfevents.h"
 #include "wire.h"
+#include "zmq_uv.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -1033,18 +1034,12 @@ static const char *finished_reason(server_t *s) {
     return NULL;
 }
 
-static int readable(void *sock) {
-    int events = 0;
-    size_t len = sizeof events;
-    return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
-}
-
 /* Something waits on a socket that turn() reads (receive_from_shard stops at MAX_READY). */
 static int input_waiting(server_t *s) {
     if (s->n_ready < MAX_READY)
         for (int k = 0; k < s->n_shards; k++)
-            if (readable(s->shards[k].sock)) return 1;
-    return readable(s->stats_pull) || (s->status_sock && readable(s->status_sock));
+            if (zmq_uv_readable(s->shards[k].sock)) return 1;
+    return zmq_uv_readable(s->stats_pull) || (s->status_sock && zmq_uv_readable(s->status_sock));
 }
 
 static void begin_stop(server_t *s, const char *why) {
@@ -1090,9 +1085,9 @@ static void turn(server_t *s) {
     expire_requests(s);
     request_batches(s);
     for (int k = 0; k < s->n_shards; k++)
-        if (readable(s->shards[k].sock)) receive_from_shard(s, &s->shards[k]);
-    if (readable(s->stats_pull)) receive_stats(s);
-    if (s->status_sock && readable(s->status_sock)) answer_status(s);
+        if (zmq_uv_readable(s->shards[k].sock)) receive_from_shard(s, &s->shards[k]);
+    if (zmq_uv_readable(s->stats_pull)) receive_stats(s);
+    if (s->status_sock && zmq_uv_readable(s->status_sock)) answer_status(s);
     if (s->n_ready > 0) update_once(s);
     if (s->since_publish >= s->o.publish_every || now_s() - s->last_publish_time > 1.0) {
         publish(s, 0);
@@ -1161,25 +1156,6 @@ long long learner_server_updates(const learner_server_t *s) {
     return __atomic_load_n(&s->updates_shared, __ATOMIC_RELAXED);
 }
 
-static int poll_socket(server_t *s, void *sock, uv_poll_t *h, char *err, size_t errcap) {
-    int fd;
-    size_t len = sizeof fd;
-    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
-        snprintf(err, errcap, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    int rc = uv_poll_init(&s->loop, h, fd);
-    if (rc == 0) {
-        h->data = s; /* marks the handle as needing uv_close */
-        rc = uv_poll_start(h, UV_READABLE, on_poll);
-    }
-    if (rc != 0) {
-        snprintf(err, errcap, "uv_poll: %s", uv_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
-
 static int start_loop(server_t *s, char *err, size_t errcap) {
     int rc = uv_loop_init(&s->loop);
     if (rc != 0) {
@@ -1188,9 +1164,13 @@ static int start_loop(server_t *s, char *err, size_t errcap) {
     }
     s->loop_ready = 1;
     for (int k = 0; k < s->n_shards; k++, s->n_shard_polls++)
-        if (poll_socket(s, s->shards[k].sock, &s->shard_poll[k], err, errcap) != 0) return -1;
-    if (poll_socket(s, s->stats_pull, &s->stats_poll, err, errcap) != 0) return -1;
-    if (s->status_sock && poll_socket(s, s->status_sock, &s->status_poll, err, errcap) != 0)
+        if (zmq_uv_poll_start(&s->loop, &s->shard_poll[k], s->shards[k].sock, s, on_poll, err,
+                              errcap) != 0)
+            return -1;
+    if (zmq_uv_poll_start(&s->loop, &s->stats_poll, s->stats_pull, s, on_poll, err, errcap) != 0)
+        return -1;
+    if (s->status_sock &&
+        zmq_uv_poll_start(&s->loop, &s->status_poll, s->status_sock, s, on_poll, err, errcap) != 0)
         return -1;
     uv_idle_init(&s->loop, &s->idle);
     s->idle.data = s;

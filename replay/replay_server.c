@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "wire.h"
+#include "zmq_uv.h"
 
 #define PUMP_BUDGET 256 /* messages handled per pump() call */
 
@@ -83,13 +84,6 @@ replay_shard_t *replay_server_shard(replay_server_t *s) {
     return s->shard;
 }
 
-static int readable(void *sock) {
-    int events = 0;
-    size_t len = sizeof events;
-    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0) return 0;
-    return (events & ZMQ_POLLIN) != 0;
-}
-
 /* Logs a rejection when its count reaches 1, 10, 100, ...: a flood cannot drown the log. */
 static void note_reject(replay_server_t *s, wire_reject_t reason, const char *what,
                         const char *msg) {
@@ -131,7 +125,7 @@ static void handle_episode(replay_server_t *s, wire_msg_t *m) {
 
 /* Reads one episode if the limiter allows; 1 when a message was consumed. */
 static int pump_insert(replay_server_t *s) {
-    if (!readable(s->insert_sock)) return 0;
+    if (!zmq_uv_readable(s->insert_sock)) return 0;
     if (!replay_shard_can_insert(s->shard)) {
         if (!s->insert_blocked) s->shard->counters.insert_waits++;
         s->insert_blocked = 1;
@@ -293,7 +287,7 @@ static int serve_pending(replay_server_t *s) {
 }
 
 static int pump_request(replay_server_t *s) {
-    if (s->pending_count >= s->cfg.max_pending || !readable(s->sample_sock)) return 0;
+    if (s->pending_count >= s->cfg.max_pending || !zmq_uv_readable(s->sample_sock)) return 0;
     wire_msg_t m;
     if (wire_recv(s->sample_sock, &m, 0) != 1) return 0;
     handle_request(s, &m);
@@ -494,25 +488,6 @@ void replay_server_stop(replay_server_t *s) {
 
 /* ---- construction ---- */
 
-static int poll_socket(replay_server_t *s, void *sock, uv_poll_t *h, char *err, size_t errcap) {
-    int fd;
-    size_t len = sizeof fd;
-    if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
-        snprintf(err, errcap, "ZMQ_FD: %s", zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    int rc = uv_poll_init(&s->loop, h, fd);
-    if (rc == 0) {
-        h->data = s; /* marks the handle as needing uv_close */
-        rc = uv_poll_start(h, UV_READABLE, on_poll);
-    }
-    if (rc != 0) {
-        snprintf(err, errcap, "uv_poll: %s", uv_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
-
 int replay_server_endpoint(replay_server_t *s, int sample, char *out, size_t cap) {
     size_t len = cap;
     return zmq_getsockopt(sample ? s->sample_sock : s->insert_sock, ZMQ_LAST_ENDPOINT, out, &len);
@@ -581,8 +556,9 @@ replay_server_t *replay_server_new(const replay_server_config_t *cfg, char *err,
         goto fail;
     }
     s->loop_ready = 1;
-    if (poll_socket(s, s->insert_sock, &s->insert_poll, err, errcap) != 0 ||
-        poll_socket(s, s->sample_sock, &s->sample_poll, err, errcap) != 0)
+    if (zmq_uv_poll_start(&s->loop, &s->insert_poll, s->insert_sock, s, on_poll, err, errcap) !=
+            0 ||
+        zmq_uv_poll_start(&s->loop, &s->sample_poll, s->sample_sock, s, on_poll, err, errcap) != 0)
         goto fail;
     uv_idle_init(&s->loop, &s->idle);
     s->idle.data = s;
