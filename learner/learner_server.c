@@ -148,7 +148,7 @@ struct learner_server {
     uv_async_t stop_async;
     uv_signal_t sigterm, sigint;
     int loop_ready, handles_ready, n_shard_polls, handle_signals;
-    int stopping, exit_code;
+    int stopping;
     const char *done; /* why the run finished (NULL: it did not, or not yet) */
     char stop_why[64];
     long long since_publish, since_ckpt;
@@ -1232,8 +1232,7 @@ int learner_server_run(learner_server_t *s) {
         log_info("%s", s->stop_why);
     receive_stats(s);
     log_progress(s);
-    int exit_code = s->exit_code;
-    if (save_checkpoint(s) != 0) exit_code = 1;
+    int exit_code = save_checkpoint(s) != 0 ? 1 : 0;
     if (s->done && exit_code == 0) mark_finished(s, s->done);
     if (s->done) {
         /* Tell the actors; PUB drops for peers that are slow to read, so say it a few times. */
