@@ -64,30 +64,22 @@ static void col_sums(float *restrict db, const float *restrict g, int B, int n) 
     }
 }
 
-/* Columns lo..hi of g (B, n): g *= (y > 0) and, when db is non-NULL, db += column sums of the
- * masked g. Each column's sum runs over the rows in order, so any split of the columns gives the
- * sums of the whole call. */
-static void relu_mask_col_sums_cols(float *restrict g, const float *restrict y, float *restrict db,
-                                    int B, int n, int lo, int hi) {
+/* g (B, n) *= (y > 0) and, when db is non-NULL, db (n) += column sums of the masked g. */
+static void relu_mask_col_sums(float *restrict g, const float *restrict y, float *restrict db,
+                               int B, int n) {
     for (int i = 0; i < B; i++) {
         float *restrict row = g + (size_t)i * n;
         const float *restrict yrow = y + (size_t)i * n;
         if (db) {
-            for (int j = lo; j < hi; j++) {
+            for (int j = 0; j < n; j++) {
                 float v = yrow[j] > 0.0f ? row[j] : 0.0f;
                 row[j] = v;
                 db[j] += v;
             }
         } else {
-            for (int j = lo; j < hi; j++) row[j] = yrow[j] > 0.0f ? row[j] : 0.0f;
+            for (int j = 0; j < n; j++) row[j] = yrow[j] > 0.0f ? row[j] : 0.0f;
         }
     }
-}
-
-/* g (B, n) *= (y > 0) and, when db is non-NULL, db (n) += column sums of the masked g. */
-static void relu_mask_col_sums(float *restrict g, const float *restrict y, float *restrict db,
-                               int B, int n) {
-    relu_mask_col_sums_cols(g, y, db, B, n, 0, n);
 }
 
 /* ---- OpenBLAS products (row-major) ---- */
@@ -143,49 +135,6 @@ static void mm_forward_bias(float *y, const float *x, const float *W, const floa
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, out, in, 1.0f, x, in, W, out, 1.0f, y,
                 out);
     if (relu) nn_relu_forward(y, (size_t)B * out);
-}
-
-/* Thread tid's share (of nthreads) of a layer's backward on OpenBLAS, which must then be
- * single-threaded: a block of dW's rows, of dx's columns. OpenBLAS sums each element over the
- * same k in the same order whatever the block, so the shares give the whole call's bits (the test
- * of the learner's threads checks it). A one-column layer's dW (a cheap sgemv) is thread 0's. */
-static void mm_weight_grad_part(float *dW, const float *x, const float *g, int B, int in, int out,
-                                int accumulate, int tid, int nthreads) {
-    if (out == 1) {
-        if (tid != 0) return;
-        if (!accumulate) memset(dW, 0, (size_t)in * sizeof(float));
-        mm_weight_grad(dW, x, g, B, in, out);
-        return;
-    }
-    int lo, hi;
-    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
-    if (lo >= hi) return;
-    float *d = dW + (size_t)lo * out;
-    if (!accumulate) memset(d, 0, (size_t)(hi - lo) * out * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, out, B, 1.0f, x + lo, in, g, out,
-                1.0f, d, out);
-}
-
-/* dx's columns lo..hi (tid's share) = g W[lo..hi]^T, then, when gate (B, in) is non-NULL, through
- * the ReLU below with db_below (+)= their column sums: what the next layer down would do first. */
-static void mm_input_grad_part(float *dx, const float *g, const float *W, int B, int in, int out,
-                               const float *gate, float *db_below, int tid, int nthreads) {
-    int lo, hi;
-    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
-    if (lo >= hi) return;
-    int nb = hi - lo;
-    if (out == 1) {
-        for (int i = 0; i < B; i++) {
-            float gi = g[i];
-            float *restrict row = dx + (size_t)i * in;
-            for (int j = lo; j < hi; j++) row[j] = gi * W[j];
-        }
-    } else {
-        for (int i = 0; i < B; i++) memset(dx + (size_t)i * in + lo, 0, (size_t)nb * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nb, out, 1.0f, g, out,
-                    W + (size_t)lo * out, out, 1.0f, dx + lo, in);
-    }
-    if (gate) relu_mask_col_sums_cols(dx, gate, db_below, B, in, lo, hi);
 }
 
 /* ---- hand-written kernels ---- */
@@ -548,38 +497,29 @@ static void kernel_input_grad(float *dx, const float *g, const float *W, int B, 
     }
 }
 
-/* Thread tid's share (of nthreads) of kernel_weight_grad: a block of dW's rows (or, for a
- * narrow layer stored transposed, of its columns). Every element is the same sum over the B rows
- * as in the whole call. */
-static void kernel_weight_grad_part(float *dW, const float *x, const float *g, int B, int in,
-                                    int out, int accumulate, int tid, int nthreads) {
+/* Rows lo..hi of kernel_weight_grad's dW (or, for a narrow layer stored transposed, its columns
+ * lo..hi). Every element is the same sum over the B rows as in the whole call. */
+static void kernel_weight_grad_rows(float *dW, const float *x, const float *g, int B, int in,
+                                    int out, int accumulate, int lo, int hi) {
+    if (lo >= hi) return;
     epilogue_t e = {NULL, accumulate, 0, NULL, 0, NULL};
-    int lo, hi;
-    if (out >= 16 || in < 16) {
-        nn_pool_share(in, tid, nthreads, in >= 2 * TILE_ROWS * nthreads ? TILE_ROWS : 1, &lo, &hi);
-        if (lo < hi)
-            gemm_broadcast(hi - lo, out, B, x + lo, 1, in, g, out, dW + (size_t)lo * out, out, 0,
-                           &e);
-    } else {
-        nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
-        if (lo < hi)
-            gemm_broadcast(out, hi - lo, B, g, 1, out, x + lo, in, dW + (size_t)lo * out, out, 1,
-                           &e);
-    }
+    if (out >= 16 || in < 16)
+        gemm_broadcast(hi - lo, out, B, x + lo, 1, in, g, out, dW + (size_t)lo * out, out, 0, &e);
+    else
+        gemm_broadcast(out, hi - lo, B, g, 1, out, x + lo, in, dW + (size_t)lo * out, out, 1, &e);
 }
 
-/* Thread tid's share of kernel_input_grad: a block of dx's columns (with their gate and column
- * sums), from the matching rows of W transposed into wt. The dot-product case (in < 16 <= out)
- * is not split: thread 0 does it whole. */
-static void kernel_input_grad_part(float *dx, const float *g, const float *W, int B, int in,
-                                   int out, const float *gate, float *col_sums, float *wt, int tid,
-                                   int nthreads) {
-    if (!(in >= 16 || out < 16)) {
-        if (tid == 0) kernel_input_grad(dx, g, W, B, in, out, gate, col_sums, wt);
-        return;
-    }
-    int lo, hi;
-    nn_pool_share(in, tid, nthreads, 16, &lo, &hi);
+/* 1 when kernel_input_grad can be cut by dx's columns (not the dot-product case in < 16 <= out,
+ * which runs whole). */
+static int kernel_input_grad_cuts(int in, int out) {
+    return in >= 16 || out < 16;
+}
+
+/* Columns lo..hi of kernel_input_grad (with their gate and column sums), from the matching rows
+ * of W transposed into wt (the thread's scratch). */
+static void kernel_input_grad_cols(float *dx, const float *g, const float *W, int B, int in,
+                                   int out, const float *gate, float *col_sums, float *wt, int lo,
+                                   int hi) {
     if (lo >= hi) return;
     int nb = hi - lo;
     const float *Wt = W + lo; /* (out, in) view: W itself when out is 1 */
@@ -778,23 +718,19 @@ static void forward_rows(const nn_mlp_t *m, const nn_mlp_work_t *w, const float 
     if (keep) memcpy(out + (size_t)r0 * m->sizes[L], x, (size_t)B * m->sizes[L] * sizeof(float));
 }
 
-/* 1 when a pass of w over B rows can be split between n threads: several, rows enough to share,
- * and every layer on the kernels or on a single-threaded OpenBLAS (a threaded one shares its
- * products out itself). Both keep each element's order of summation under the split. */
+/* Rows per chunk of a cut forward: whole tiles of the broadcast kernel. */
+#define FORWARD_ROW_ALIGN 6
+
+/* 1 when a pass of w over B rows can be cut between n threads: several, rows enough to share,
+ * and every layer on the kernels, whose sums do not depend on the cut. OpenBLAS's do: a block of
+ * rows or columns of a product can differ in the last bits from the same block of the whole
+ * product (measured on OpenBLAS 0.3.21 for every layer shape here), so passes on OpenBLAS run
+ * whole, one per thread (the twin critics side by side), to keep the bits of one thread. */
 static int split_passes(const nn_mlp_t *m, const nn_mlp_work_t *w, int B, int n) {
     if (n < 2 || B < 2 * n) return 0;
-    if (openblas_get_num_threads() == 1) return 1;
     for (int l = 0; l < m->n_layers; l++)
         if (!layer_on_kernels(m, w, l)) return 0;
     return 1;
-}
-
-/* Rows per share of a forward: the broadcast kernel's tile height (6) on the kernels, a multiple
- * of OpenBLAS's row blocks (sgemv takes rows in fours) on OpenBLAS, both when layers mix. */
-static int forward_row_align(const nn_mlp_t *m, const nn_mlp_work_t *w) {
-    int on = 0;
-    for (int l = 0; l < m->n_layers; l++) on += layer_on_kernels(m, w, l);
-    return on == m->n_layers ? 6 : on == 0 ? 16 : 48;
 }
 
 /* One pass over a net: a forward (keep: activations kept, as nn_mlp_forward), an inference, or a
@@ -810,49 +746,35 @@ typedef struct {
     int B, accumulate;
 } pass_t;
 
-/* Thread tid's part of a forward or inference over n threads: a block of rows. wt: the thread's
- * scratch. */
-static void forward_part(const pass_t *p, int tid, int n, float *wt) {
-    int r0 = 0, r1 = p->B;
-    if (n > 1) nn_pool_share(p->B, tid, n, forward_row_align(p->m, p->w), &r0, &r1);
-    forward_rows(p->m, p->w, p->in, r0, r1, p->out, p->kind == PASS_FORWARD, wt);
-}
-
-/* Thread tid's part of a backward over n threads (n > 1 only when split_passes holds), with
- * bar between layers: each layer's weight-gradient rows and input-gradient columns are shared
- * out; thread 0 does the rest. With n = 1: the whole backward. */
-static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, float *wt) {
+/* A whole backward on the calling thread; wt: its kernel scratch. */
+static void backward_whole(const pass_t *p, float *wt) {
     const nn_mlp_t *m = p->m;
     const nn_mlp_work_t *w = p->w;
     int L = m->n_layers, B = p->B, accumulate = p->accumulate;
     float *dparams = p->dparams, *din = p->out;
     if (dparams && !accumulate) {
-        if (tid == 0) {
-            if (B <= 0) {
-                memset(dparams, 0, m->n_params * sizeof(float));
-            } else { /* bias gradients are sums taken as their rows go by: they start from 0;
-                      * weight gradients are stored by the kernels, or cleared before OpenBLAS
-                      * adds to them */
-                for (int l = 0; l < L; l++)
-                    memset(dparams + (m->b[l] - m->params), 0,
-                           (size_t)m->sizes[l + 1] * sizeof(float));
-            }
+        if (B <= 0) {
+            memset(dparams, 0, m->n_params * sizeof(float));
+        } else { /* bias gradients are sums taken as their rows go by: they start from 0; weight
+                  * gradients are stored by the kernels, or cleared before OpenBLAS adds to them */
+            for (int l = 0; l < L; l++)
+                memset(dparams + (m->b[l] - m->params), 0, (size_t)m->sizes[l + 1] * sizeof(float));
         }
-        if (B > 0 && n > 1) nn_barrier_wait(bar);
     }
     if (B <= 0) return;
     /* g: gradient with respect to layer l's output (pre-ReLU once masked). */
     const float *g = p->in;
     float *bufs[2] = {w->grad_a, w->grad_b};
     int g_ready = 0; /* g already through layer l's ReLU and its bias sums taken (kernels) */
+#ifndef NN_HAVE_KERNELS
+    (void)wt;
+#endif
     for (int l = L - 1; l >= 0; l--) {
         int in = m->sizes[l], out = m->sizes[l + 1];
         float *dW = dparams ? dparams + (m->W[l] - m->params) : NULL;
         float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
         float *dx = l > 0 ? bufs[l % 2] : din;
-        /* Split, only the output layer comes here unready (the kernels and the shares gate every
-         * hidden one), and its column sums read g without changing it. */
-        if (!g_ready && tid == 0) {
+        if (!g_ready) {
             if (l + 1 < L) /* hidden layer: g is a work buffer here; through the ReLU, with db */
                 relu_mask_col_sums((float *)g, w->act[l + 1], db, B, out);
             else if (db)
@@ -863,31 +785,15 @@ static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, fl
         if (layer_on_kernels(m, w, l)) {
             /* The layer below's ReLU and bias sums happen as dx is stored. */
             float *db_below = l > 0 && dparams && dx ? dparams + (m->b[l - 1] - m->params) : NULL;
-            const float *gate = l > 0 ? w->act[l] : NULL;
-            if (n > 1) {
-                if (dW) kernel_weight_grad_part(dW, w->act[l], g, B, in, out, accumulate, tid, n);
-                if (dx)
-                    kernel_input_grad_part(dx, g, m->W[l], B, in, out, gate, db_below, wt, tid, n);
-                if (l > 0) nn_barrier_wait(bar); /* dx is the next layer's g */
-            } else {
-                if (dW) kernel_weight_grad(dW, w->act[l], g, B, in, out, accumulate);
-                if (dx) kernel_input_grad(dx, g, m->W[l], B, in, out, gate, db_below, wt);
-            }
+            if (dW) kernel_weight_grad(dW, w->act[l], g, B, in, out, accumulate);
+            if (dx)
+                kernel_input_grad(dx, g, m->W[l], B, in, out, l > 0 ? w->act[l] : NULL, db_below,
+                                  wt);
             g_ready = dx && l > 0;
             g = dx;
             continue;
         }
 #endif
-        if (n > 1) { /* as on the kernels: the layer below's ReLU and bias sums with dx */
-            float *db_below = l > 0 && dparams && dx ? dparams + (m->b[l - 1] - m->params) : NULL;
-            const float *gate = l > 0 ? w->act[l] : NULL;
-            if (dW) mm_weight_grad_part(dW, w->act[l], g, B, in, out, accumulate, tid, n);
-            if (dx) mm_input_grad_part(dx, g, m->W[l], B, in, out, gate, db_below, tid, n);
-            if (l > 0) nn_barrier_wait(bar);
-            g_ready = dx && l > 0;
-            g = dx;
-            continue;
-        }
         if (dW) {
             if (!accumulate) memset(dW, 0, (size_t)in * out * sizeof(float));
             mm_weight_grad(dW, w->act[l], g, B, in, out);
@@ -897,58 +803,214 @@ static void backward_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, fl
     }
 }
 
-/* Thread tid's part of pass p shared by n threads (thread 0 alone when it cannot be split).
- * pool_tid: the thread's index in the whole pool, which picks its scratch (two groups run at
- * once, and their threads of the same tid must not share one). */
-static void pass_part(const pass_t *p, int tid, int n, nn_barrier_t *bar, int pool_tid) {
-    if (n > 1 && !split_passes(p->m, p->w, p->B, n)) {
-        if (tid != 0) return;
-        n = 1;
-    }
-    float *wt = tid == 0 ? p->w->weights_t : nn_pool_scratch(p->w->pool, pool_tid);
-    if (p->kind == PASS_BACKWARD)
-        backward_part(p, tid, n, bar, wt);
-    else
-        forward_part(p, tid, n, wt);
-}
+/* ---- passes on the pool ----
+ * The threads claim a pass's work chunk by chunk from a shared counter (about
+ * NN_CHUNKS_PER_THREAD chunks each), so a thread slowed by another process on its core leaves
+ * its chunks to the others instead of holding them all up. A forward's chunks are blocks of
+ * rows (rows are independent: no phases); a backward runs layer by layer, one phase per layer
+ * with a barrier between, each phase's chunks being blocks of the weight gradient's rows and of
+ * the input gradient's columns. Two passes (the twin critics) share each phase's counter. Every
+ * chunk boundary is a multiple of the block the kernels keep their sums in, so each element is
+ * the same sum in the same order whatever thread takes it: the bits do not depend on the thread
+ * count or on who claimed what. */
 
-/* One or two independent passes on a pool: the threads form one group per pass (the first
- * nthreads / 2 take the first pass), and each group shares its pass out. */
+#define MAX_PASSES 2
+
 typedef struct {
-    const pass_t *pass[2];
-    int n_passes;
-    nn_barrier_t bar[2];
+    const pass_t *pass[MAX_PASSES];
+    int n_passes, nthreads;
+    int split[MAX_PASSES]; /* 1: shared out in chunks; 0: whole, as one item */
+    nn_pool_t *pool;
+    nn_barrier_t bar;
+    atomic_int next[NN_MAX_LAYERS + 2]; /* one claim counter per phase */
 } pass_job_t;
 
-static void group_of(int n_passes, int tid, int nthreads, int *group, int *gtid, int *gn) {
-    int first = n_passes == 2 ? nthreads / 2 : nthreads;
-    *group = tid < first ? 0 : 1;
-    *gtid = *group ? tid - first : tid;
-    *gn = *group ? nthreads - first : first;
+/* Thread tid's kernel scratch for pass k: thread 0 uses the pass's own. */
+static float *scratch_of(const pass_job_t *j, int k, int tid) {
+    return tid == 0 ? j->pass[k]->w->weights_t : nn_pool_scratch(j->pool, tid);
+}
+
+/* Items of n cut into chunks of size (the last may be short); 0 when n <= 0. */
+static int n_chunks(int n, int size) {
+    return n > 0 ? (n + size - 1) / size : 0;
+}
+
+static void forward_job(pass_job_t *j, int tid) {
+    int size[MAX_PASSES], count[MAX_PASSES], total = 0;
+    for (int k = 0; k < j->n_passes; k++) {
+        const pass_t *p = j->pass[k];
+        size[k] = j->split[k] ? nn_chunk_size(p->B, FORWARD_ROW_ALIGN, j->nthreads)
+                              : (p->B > 0 ? p->B : 1);
+        count[k] = n_chunks(p->B, size[k]);
+        total += count[k];
+    }
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&j->next[0], 1, memory_order_relaxed);
+        if (i >= total) return;
+        int k = 0;
+        while (i >= count[k]) i -= count[k++];
+        const pass_t *p = j->pass[k];
+        int r0 = i * size[k], r1 = r0 + size[k] < p->B ? r0 + size[k] : p->B;
+        forward_rows(p->m, p->w, p->in, r0, r1, p->out, p->kind == PASS_FORWARD,
+                     scratch_of(j, k, tid));
+    }
+}
+
+/* Layer l of a split backward (on the kernels) as chunks: the output layer's bias sums (one
+ * item), then dW's rows, then dx's columns (in the dot-product case, one item: the whole). */
+typedef struct {
+    int l, n_pre, w_size, n_w, x_size, n_x;
+    float *dW, *db, *dx, *db_below;
+    const float *g, *gate;
+} layer_plan_t;
+
+static void plan_layer(const pass_t *p, int l, int nthreads, layer_plan_t *q) {
+    const nn_mlp_t *m = p->m;
+    const nn_mlp_work_t *w = p->w;
+    int L = m->n_layers, in = m->sizes[l];
+    float *bufs[2] = {w->grad_a, w->grad_b};
+    memset(q, 0, sizeof *q);
+    q->l = l;
+    q->dW = p->dparams ? p->dparams + (m->W[l] - m->params) : NULL;
+    q->db = p->dparams ? p->dparams + (m->b[l] - m->params) : NULL;
+    q->dx = l > 0 ? bufs[l % 2] : p->out;
+    q->db_below = l > 0 && p->dparams && q->dx ? p->dparams + (m->b[l - 1] - m->params) : NULL;
+    q->gate = l > 0 ? w->act[l] : NULL;
+    /* The output layer's g is dout; every other's is the layer above's dx, already through this
+     * layer's ReLU with its bias sums taken (as that dx was stored). */
+    q->g = l + 1 == L ? p->in : bufs[(l + 1) % 2];
+    q->n_pre = l + 1 == L && q->db;
+#ifdef NN_HAVE_KERNELS
+    int out = m->sizes[l + 1];
+    if (q->dW) {
+        int rows = out >= 16 || in < 16; /* dW's rows by tiles; else dW^T's columns by vectors */
+        int align = rows ? (in >= 2 * TILE_ROWS ? TILE_ROWS : 1) : 16;
+        q->w_size = nn_chunk_size(in, align, nthreads);
+        q->n_w = (in + q->w_size - 1) / q->w_size;
+    }
+    if (q->dx) {
+        q->x_size = kernel_input_grad_cuts(in, out) ? nn_chunk_size(in, 16, nthreads) : in;
+        q->n_x = (in + q->x_size - 1) / q->x_size;
+    }
+#else
+    (void)in;
+    (void)nthreads;
+#endif
+}
+
+static void run_layer_item(const pass_t *p, const layer_plan_t *q, int i, float *wt) {
+    const nn_mlp_t *m = p->m;
+    int l = q->l, B = p->B, in = m->sizes[l], out = m->sizes[l + 1];
+    if (i < q->n_pre) {
+        col_sums(q->db, q->g, B, out);
+        return;
+    }
+#ifdef NN_HAVE_KERNELS
+    i -= q->n_pre;
+    int wpart = i < q->n_w, size = wpart ? q->w_size : q->x_size;
+    if (!wpart) i -= q->n_w;
+    int lo = i * size, hi = lo + size < in ? lo + size : in;
+    if (wpart)
+        kernel_weight_grad_rows(q->dW, p->w->act[l], q->g, B, in, out, p->accumulate, lo, hi);
+    else if (kernel_input_grad_cuts(in, out))
+        kernel_input_grad_cols(q->dx, q->g, m->W[l], B, in, out, q->gate, q->db_below, wt, lo, hi);
+    else
+        kernel_input_grad(q->dx, q->g, m->W[l], B, in, out, q->gate, q->db_below, wt);
+#else
+    (void)in;
+    (void)wt; /* no kernels, no cut passes (split_passes) */
+#endif
+}
+
+/* Phase 0 clears the bias gradients of split passes that set (not add to) theirs and runs the
+ * unsplit passes whole; phase 1 + s takes layer L - 1 - s of every split pass. */
+static void backward_job(pass_job_t *j, int tid) {
+    int n0 = 0, phases = 0;
+    for (int k = 0; k < j->n_passes; k++) {
+        const pass_t *p = j->pass[k];
+        n0 += !j->split[k] || (p->dparams && !p->accumulate);
+        if (j->split[k] && p->m->n_layers > phases) phases = p->m->n_layers;
+    }
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&j->next[0], 1, memory_order_relaxed);
+        if (i >= n0) break;
+        int k = 0;
+        for (;; k++) {
+            const pass_t *p = j->pass[k];
+            if (!j->split[k] || (p->dparams && !p->accumulate)) {
+                if (i == 0) break;
+                i--;
+            }
+        }
+        const pass_t *p = j->pass[k];
+        if (!j->split[k]) {
+            backward_whole(p, scratch_of(j, k, tid));
+        } else {
+            for (int l = 0; l < p->m->n_layers; l++)
+                memset(p->dparams + (p->m->b[l] - p->m->params), 0,
+                       (size_t)p->m->sizes[l + 1] * sizeof(float));
+        }
+    }
+    for (int s = 0; s < phases; s++) {
+        if (s > 0 || n0 > 0) /* the biases cleared; the layer above's dx stored */
+            nn_barrier_wait(&j->bar);
+        layer_plan_t plan[MAX_PASSES];
+        int count[MAX_PASSES], total = 0;
+        for (int k = 0; k < j->n_passes; k++) {
+            const pass_t *p = j->pass[k];
+            int l = p->m->n_layers - 1 - s;
+            count[k] = 0;
+            if (!j->split[k] || l < 0) continue;
+            plan_layer(p, l, j->nthreads, &plan[k]);
+            count[k] = plan[k].n_pre + plan[k].n_w + plan[k].n_x;
+            total += count[k];
+        }
+        for (;;) {
+            int i = atomic_fetch_add_explicit(&j->next[1 + s], 1, memory_order_relaxed);
+            if (i >= total) break;
+            int k = 0;
+            while (i >= count[k]) i -= count[k++];
+            run_layer_item(j->pass[k], &plan[k], i, scratch_of(j, k, tid));
+        }
+    }
 }
 
 static void pass_job(void *ctx, int tid, int nthreads) {
+    (void)nthreads;
     pass_job_t *j = ctx;
-    int group, gtid, gn;
-    group_of(j->n_passes, tid, nthreads, &group, &gtid, &gn);
-    pass_part(j->pass[group], gtid, gn, &j->bar[group], tid);
+    if (j->pass[0]->kind == PASS_BACKWARD)
+        backward_job(j, tid);
+    else
+        forward_job(j, tid);
 }
 
-/* Runs the passes (one, or two sharing w's pool) and returns when they are done. */
+/* Runs the passes (one, or two of the same kind sharing w's pool) and returns when they are
+ * done. */
 static void run_passes(const pass_t *a, const pass_t *b) {
     nn_pool_t *pool = a->w->pool;
     int T = nn_pool_threads(pool);
     if (T < 2) {
-        pass_part(a, 0, 1, NULL, 0);
-        if (b) pass_part(b, 0, 1, NULL, 0);
+        const pass_t *ps[2] = {a, b};
+        for (int k = 0; k < 2 && ps[k]; k++) {
+            if (ps[k]->kind == PASS_BACKWARD)
+                backward_whole(ps[k], ps[k]->w->weights_t);
+            else
+                forward_rows(ps[k]->m, ps[k]->w, ps[k]->in, 0, ps[k]->B, ps[k]->out,
+                             ps[k]->kind == PASS_FORWARD, ps[k]->w->weights_t);
+        }
         return;
     }
-    pass_job_t j = {{a, b}, b ? 2 : 1, {{0}}};
-    for (int k = 0; k < j.n_passes; k++) {
-        int group, gtid, gn;
-        group_of(j.n_passes, k == 0 ? 0 : T - 1, T, &group, &gtid, &gn);
-        nn_barrier_init(&j.bar[k], gn);
-    }
+    pass_job_t j;
+    memset(&j, 0, sizeof j);
+    j.pass[0] = a;
+    j.pass[1] = b;
+    j.n_passes = b ? 2 : 1;
+    j.nthreads = T;
+    j.pool = pool;
+    for (int k = 0; k < j.n_passes; k++)
+        j.split[k] = split_passes(j.pass[k]->m, j.pass[k]->w, j.pass[k]->B, T);
+    nn_barrier_init(&j.bar, T);
+    for (int s = 0; s < NN_MAX_LAYERS + 2; s++) atomic_init(&j.next[s], 0);
     nn_pool_run(pool, pass_job, &j);
 }
 

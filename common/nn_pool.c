@@ -215,3 +215,11 @@ void nn_pool_share(int n, int tid, int nthreads, int align, int *lo, int *hi) {
     *lo = b0 * align < n ? b0 * align : n;
     *hi = b1 * align < n ? b1 * align : n;
 }
+
+int nn_chunk_size(int n, int align, int nthreads) {
+    if (align < 1) align = 1;
+    if (nthreads < 1) nthreads = 1;
+    int blocks = n > 0 ? (n + align - 1) / align : 1;
+    int want = nthreads * NN_CHUNKS_PER_THREAD;
+    return (blocks + want - 1) / want * align;
+}

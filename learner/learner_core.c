@@ -580,25 +580,34 @@ static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
     }
 }
 
-/* Thread tid's share of the optimizer steps: the same block of each network's parameters for
- * Adam and then (critics) Polyak, so each element's updates run in order on one thread. */
+/* The optimizer steps in chunks claimed by the pool's threads: a chunk is one block of one
+ * network's parameters, which gets Adam and then (critics) Polyak on the thread that claimed it,
+ * so each element's updates run in order on one thread. Chunk bounds are multiples of 16, as
+ * nn_adam_step_range wants. */
 static void step_job(void *ctx, int tid, int nthreads) {
+    (void)tid;
     learner_t *L = ctx;
     const learner_config_t *c = &L->cfg;
-    int lo, hi;
-    nn_pool_share((int)L->policy.n_params, tid, nthreads, 16, &lo, &hi);
-    nn_adam_step_range(&L->adam_policy, L->policy.params, L->g_policy, lo, hi);
-    nn_mlp_t *qs[2] = {&L->q1, &L->q2}, *qts[2] = {&L->q1_target, &L->q2_target};
-    nn_adam_t *adams[2] = {&L->adam_q1, &L->adam_q2};
-    float *gs[2] = {L->g_q1, L->g_q2};
-    for (int k = 0; k < 2; k++) {
-        nn_pool_share((int)qs[k]->n_params, tid, nthreads, 16, &lo, &hi);
-        nn_adam_step_range(adams[k], qs[k]->params, gs[k], lo, hi);
-        nn_polyak(qts[k]->params + lo, qs[k]->params + lo, (size_t)(hi - lo), c->tau);
+    nn_mlp_t *nets[4] = {&L->policy, &L->q1, &L->q2, L->has_model ? &L->model : NULL};
+    nn_mlp_t *targets[4] = {NULL, &L->q1_target, &L->q2_target, NULL};
+    nn_adam_t *adams[4] = {&L->adam_policy, &L->adam_q1, &L->adam_q2, &L->adam_model};
+    float *grads[4] = {L->g_policy, L->g_q1, L->g_q2, L->g_model};
+    int size[4], count[4], total = 0;
+    for (int k = 0; k < 4; k++) {
+        int n = nets[k] ? (int)nets[k]->n_params : 0;
+        size[k] = nn_chunk_size(n, 16, nthreads);
+        count[k] = n > 0 ? (n + size[k] - 1) / size[k] : 0;
+        total += count[k];
     }
-    if (L->has_model) {
-        nn_pool_share((int)L->model.n_params, tid, nthreads, 16, &lo, &hi);
-        nn_adam_step_range(&L->adam_model, L->model.params, L->g_model, lo, hi);
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&L->step_next, 1, memory_order_relaxed);
+        if (i >= total) return;
+        int k = 0;
+        while (i >= count[k]) i -= count[k++];
+        int n = (int)nets[k]->n_params, lo = i * size[k], hi = lo + size[k] < n ? lo + size[k] : n;
+        nn_adam_step_range(adams[k], nets[k]->params, grads[k], lo, hi);
+        if (targets[k])
+            nn_polyak(targets[k]->params + lo, nets[k]->params + lo, (size_t)(hi - lo), c->tau);
     }
 }
 
@@ -633,6 +642,7 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     /* The reference code steps alpha, policy, Q1, Q2, model, then Polyak; each touches its own
      * parameters, so the blocks can be shared out between threads (step_job). */
     if (!c->fixed_alpha) nn_adam_step(&L->adam_alpha, &L->log_alpha, &L->g_log_alpha);
+    atomic_store(&L->step_next, 0);
     nn_pool_run(L->pool, step_job, L);
     nn_adam_advance(&L->adam_policy);
     nn_adam_advance(&L->adam_q1);

@@ -38,7 +38,8 @@ struct learner {
     /* Work buffers of the forward passes (activations kept for backward). */
     /* w_policy, w_q1, w_q2 hold 2 batch_size rows: one pass serves two row sets (below). */
     nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_q, w_infer_q2;
-    nn_pool_t *pool; /* cfg.threads - 1 workers; NULL for one thread */
+    nn_pool_t *pool;      /* cfg.threads - 1 workers; NULL for one thread */
+    atomic_int step_next; /* step_job's claim counter, 0 before each run */
 
     /* Reward normaliser (auto scale): EMA of max |r|, 0 before the first batch. */
     double reward_ema;

@@ -1,8 +1,10 @@
 /* test_learner_threads: the learner's own threads change nothing but speed. After N updates the
  * weights, optimizer-visible state and losses of a learner with 2, 3 and 4 threads equal those of
  * one thread bit for bit (and so do each update's rewards, discounts and targets) (shapes with
- * small and large layers, every kind of model head, partial batches); and the pool itself runs
- * every job on every thread, shares ranges exactly, and keeps its barrier across many uses. */
+ * small and large layers, every kind of model head, partial batches, on the SIMD kernels and on
+ * OpenBLAS), whichever thread claims which chunk; and the pool itself runs every job on every
+ * thread, shares ranges exactly, sizes claimed chunks as promised, and keeps its barrier across
+ * many uses. */
 #include <stdatomic.h>
 #include <string.h>
 #include "learner_core.h"
@@ -189,6 +191,38 @@ static void test_pool_share_covers(void) {
     }
 }
 
+/* Chunks of whole blocks, at least one block, about NN_CHUNKS_PER_THREAD per thread, covering n. */
+static void test_chunk_size(void) {
+    int ok = 1;
+    for (int n = 0; n <= 700; n += 7) {
+        for (int threads = 1; threads <= 8; threads++) {
+            for (int align = 1; align <= 16; align += 5) {
+                int size = nn_chunk_size(n, align, threads);
+                int chunks = n > 0 ? (n + size - 1) / size : 0;
+                ok &= size >= align && size % align == 0;
+                ok &= chunks <= threads * NN_CHUNKS_PER_THREAD;
+                /* not coarser than needed: one block less per chunk would take too many */
+                ok &= size == align ||
+                      (n + size - align - 1) / (size - align) > threads * NN_CHUNKS_PER_THREAD;
+            }
+        }
+    }
+    CU_ASSERT_TRUE(ok);
+}
+
+/* The OpenBLAS path (SIMD kernels off, OpenBLAS single-threaded) is cut the same way and keeps
+ * the bits too: what a machine without AVX-512 runs. */
+static void test_openblas_path(void) {
+    nn_set_threads(1);
+    nn_set_simd(0);
+    shape_t wide = {"wide, OpenBLAS", 30, 15, 8, 160, 96, 256, LEARNER_ODAC, 1, 1};
+    check_shape(&wide);
+    shape_t partial = {
+        "partial her-sparse, OpenBLAS", 7, 3, 4, 48, 40, 37, LEARNER_HER_SPARSE, 0, 0};
+    check_shape(&partial);
+    nn_set_simd(1);
+}
+
 static void test_bad_thread_count_refused(void) {
     shape_t s = {"box2d", 2, 2, 2, 64, 64, 256, LEARNER_ODAC, 0, 0};
     char err[256] = "";
@@ -235,6 +269,8 @@ int main(void) {
         {"partial batch, her-sparse: bit-identical", test_partial_batch_her},
         {"pool runs each job on every thread, barrier holds", test_pool_runs_every_thread},
         {"pool shares cover the range in order", test_pool_share_covers},
+        {"chunks for claimed work: whole blocks, about 4 per thread", test_chunk_size},
+        {"OpenBLAS path (SIMD off): bit-identical", test_openblas_path},
         {"a bad thread count is refused", test_bad_thread_count_refused},
         {"narrow networks run on one thread (pool_min_width)", test_pool_min_width},
         {NULL, NULL}};
