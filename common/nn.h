@@ -35,14 +35,17 @@ typedef struct {
 } nn_barrier_t;
 void nn_barrier_init(nn_barrier_t *b, int n);
 void nn_barrier_wait(nn_barrier_t *b);
-/* Thread tid's share [lo, hi) of n items cut into blocks of align (the last may be short):
- * contiguous, in tid order, covering [0, n). */
-void nn_pool_share(int n, int tid, int nthreads, int align, int *lo, int *hi);
 /* Work claimed from a shared counter instead of shared out in advance comes in chunks: the size
  * (a whole number of blocks of align, at least one) that cuts n items into about
  * NN_CHUNKS_PER_THREAD chunks per thread. */
 #define NN_CHUNKS_PER_THREAD 4
 int nn_chunk_size(int n, int align, int nthreads);
+/* The next of count chunks for the calling thread from the shared counter next (each index goes
+ * to exactly one caller), or -1 when all are taken. */
+static inline int nn_claim(atomic_int *next, int count) {
+    int i = atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
+    return i < count ? i : -1;
+}
 
 /* ---- primitives ---- */
 /* out (B, out_dim) = in (B, in_dim) @ W (in_dim, out_dim) + b (out_dim). */

@@ -839,9 +839,7 @@ static void forward_group(pass_group_t *g, float *wt) {
     const pass_t *p = g->pass;
     int size = nn_chunk_size(p->B, FORWARD_ROW_ALIGN, g->nthreads);
     int count = p->B > 0 ? (p->B + size - 1) / size : 0;
-    for (;;) {
-        int i = atomic_fetch_add_explicit(&g->next[0], 1, memory_order_relaxed);
-        if (i >= count) return;
+    for (int i; (i = nn_claim(&g->next[0], count)) >= 0;) {
         int r0 = i * size, r1 = r0 + size < p->B ? r0 + size : p->B;
         forward_rows(p->m, p->w, p->in, r0, r1, p->out, p->kind == PASS_FORWARD, wt);
     }
@@ -928,11 +926,7 @@ static void backward_group(pass_group_t *g, int gtid, float *wt) {
         layer_plan_t plan;
         plan_layer(p, m->n_layers - 1 - s, g->nthreads, &plan);
         int count = plan.n_pre + plan.n_w + plan.n_x;
-        for (;;) {
-            int i = atomic_fetch_add_explicit(&g->next[s], 1, memory_order_relaxed);
-            if (i >= count) break;
-            run_layer_item(p, &plan, i, wt);
-        }
+        for (int i; (i = nn_claim(&g->next[s], count)) >= 0;) run_layer_item(p, &plan, i, wt);
     }
 }
 

@@ -208,14 +208,6 @@ void nn_barrier_wait(nn_barrier_t *b) {
     }
 }
 
-void nn_pool_share(int n, int tid, int nthreads, int align, int *lo, int *hi) {
-    int blocks = (n + align - 1) / align;
-    int b0 = (int)((long long)blocks * tid / nthreads);
-    int b1 = (int)((long long)blocks * (tid + 1) / nthreads);
-    *lo = b0 * align < n ? b0 * align : n;
-    *hi = b1 * align < n ? b1 * align : n;
-}
-
 int nn_chunk_size(int n, int align, int nthreads) {
     if (align < 1) align = 1;
     if (nthreads < 1) nthreads = 1;

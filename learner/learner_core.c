@@ -599,9 +599,7 @@ static void step_job(void *ctx, int tid, int nthreads) {
         count[k] = n > 0 ? (n + size[k] - 1) / size[k] : 0;
         total += count[k];
     }
-    for (;;) {
-        int i = atomic_fetch_add_explicit(&L->step_next, 1, memory_order_relaxed);
-        if (i >= total) return;
+    for (int i; (i = nn_claim(&L->step_next, total)) >= 0;) {
         int k = 0;
         while (i >= count[k]) i -= count[k++];
         int n = (int)nets[k]->n_params, lo = i * size[k], hi = lo + size[k] < n ? lo + size[k] : n;

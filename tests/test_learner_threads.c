@@ -3,8 +3,8 @@
  * one thread bit for bit (and so do each update's rewards, discounts and targets) (shapes with
  * small and large layers, every kind of model head, partial batches, on the SIMD kernels and on
  * OpenBLAS), whichever thread claims which chunk; and the pool itself runs every job on every
- * thread, shares ranges exactly, sizes claimed chunks as promised, and keeps its barrier across
- * many uses. */
+ * thread, hands each claimed chunk to one thread, sizes chunks as promised, and keeps its
+ * barrier across many uses. */
 #include <stdatomic.h>
 #include <string.h>
 #include "learner_core.h"
@@ -125,6 +125,7 @@ typedef struct {
     int seen[NN_POOL_MAX_THREADS];
     int n_seen[NN_POOL_MAX_THREADS];
     nn_barrier_t bar;
+    atomic_int next;
     int slots[64];
     int rounds;
 } pool_probe_t;
@@ -134,12 +135,12 @@ static void probe_job(void *ctx, int tid, int nthreads) {
     atomic_fetch_add(&p->calls, 1);
     p->seen[tid]++;
     p->n_seen[tid] = nthreads;
-    /* Rounds of: each thread writes its share of slots, barrier, thread 0 checks and clears. */
+    /* Rounds of: the threads claim the slots one by one and count each, barrier, thread 0 resets
+     * the claims, barrier. A claim given twice, or a thread past a barrier early, miscounts. */
     for (int r = 0; r < p->rounds; r++) {
-        int lo, hi;
-        nn_pool_share(64, tid, nthreads, 5, &lo, &hi);
-        for (int i = lo; i < hi; i++) p->slots[i] += tid + 1;
+        for (int i; (i = nn_claim(&p->next, 64)) >= 0;) p->slots[i]++;
         nn_barrier_wait(&p->bar);
+        if (tid == 0) atomic_store(&p->next, 0);
         nn_barrier_wait(&p->bar);
     }
 }
@@ -162,33 +163,13 @@ static void test_pool_runs_every_thread(void) {
             CU_ASSERT_EQUAL(p.seen[t], 200);
             CU_ASSERT_EQUAL(p.n_seen[t], threads);
         }
-        /* Every slot was written by exactly one thread per round: its owner's tid + 1. */
-        int lo, hi, ok = 1;
-        for (int t = 0; t < threads; t++) {
-            nn_pool_share(64, t, threads, 5, &lo, &hi);
-            for (int i = lo; i < hi; i++) ok &= p.slots[i] == 200 * 50 * (t + 1);
-        }
+        /* Every slot was claimed exactly once per round. */
+        int ok = 1;
+        for (int i = 0; i < 64; i++) ok &= p.slots[i] == 200 * 50;
         CU_ASSERT_TRUE(ok);
         nn_pool_free(pool);
     }
     nn_pool_free(NULL);
-}
-
-static void test_pool_share_covers(void) {
-    for (int n = 0; n <= 70; n++) {
-        for (int threads = 1; threads <= 5; threads++) {
-            for (int align = 1; align <= 16; align += 5) {
-                int next = 0, ok = 1;
-                for (int t = 0; t < threads; t++) {
-                    int lo, hi;
-                    nn_pool_share(n, t, threads, align, &lo, &hi);
-                    ok &= lo == next && hi >= lo && (lo % align == 0 || lo == n);
-                    next = hi;
-                }
-                CU_ASSERT_TRUE(ok && next == n);
-            }
-        }
-    }
 }
 
 /* Chunks of whole blocks, at least one block, about NN_CHUNKS_PER_THREAD per thread, covering n. */
@@ -268,7 +249,6 @@ int main(void) {
         {"wide layers, state log-std, normalise: bit-identical", test_wide_shape},
         {"partial batch, her-sparse: bit-identical", test_partial_batch_her},
         {"pool runs each job on every thread, barrier holds", test_pool_runs_every_thread},
-        {"pool shares cover the range in order", test_pool_share_covers},
         {"chunks for claimed work: whole blocks, about 4 per thread", test_chunk_size},
         {"OpenBLAS path (SIMD off): bit-identical", test_openblas_path},
         {"a bad thread count is refused", test_bad_thread_count_refused},
