@@ -4,10 +4,12 @@
 # distance must fall to at most 1.0 within 200,000 env steps (the start is about 8.1 away).
 # It asserts the outcome, not the time. Usage: e2e_box2d_learns.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_box2d_learns.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 "$build/bin/odac" run --env box2d --variant odac --seed 1 --actors 1 --shards 1 \
   --target-distance 1.0 --max-env-steps 200000 --run-dir "$work" --run-id e2e \
   --base-port "$port" || { echo "FAIL: launcher exited with $?"; tail -n 50 "$work"/e2e/logs/*.log; exit 1; }

@@ -7,6 +7,8 @@
 # no temp file left; with space again, each resumes from that checkpoint and stops with exit 0.
 # Usage: e2e_ckpt_enospc.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_ckpt_enospc.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-enospc-XXXXXX")
 mnt=$work/m
@@ -43,7 +45,7 @@ stop() {
   pid=""
   [ "$rc" -eq "$2" ] || fail "$1 exited $rc after SIGTERM, expected $2"
 }
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 learner() { # learner LOG [--resume]
   local log=$1; shift
   "$build/bin/odac-learner" --env box2d --run-dir "$mnt" --run-id r "$@" \

@@ -13,6 +13,8 @@
 #     lost request, asks again and its update count keeps rising within a bounded time.
 # Progress is polled; nothing sleeps as synchronisation. Usage: e2e_drill_network.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_drill_network.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-drill-XXXXXX")
 launcher_pid=""
@@ -55,7 +57,7 @@ ckpt_lines() { count "$work/r/logs/replay-0.log" 'checkpoint written in the back
 ckpts_over() { [ "$(ckpt_lines)" -gt "$1" ]; }
 
 printf '{"checkpoint-every": 100000, "log-every-s": 0.5}\n' >"$work/config.json"
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 # The shard writes a background checkpoint every 2 s (odac-replay --checkpoint-every-s), and its
 # rate limiter holds the learner to one sampled transition per 4 env steps, so with the actor
 # stopped the learner's request waits in the shard (what a restart loses); with one request in

@@ -19,6 +19,8 @@
 # (%.4f). The training run's last evaluation is printed beside it for the record, not asserted.
 # Usage: e2e_eval.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_eval.sh BUILD_DIR}
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-eval-XXXXXX")
@@ -29,7 +31,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

@@ -8,6 +8,8 @@
 # anything starts, naming the field.
 # Usage: e2e_experiment.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=$(cd "${1:?usage: e2e_experiment.sh BUILD_DIR}" && pwd)
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-experiment-XXXXXX")
@@ -17,7 +19,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

@@ -9,12 +9,14 @@
 # writes the table of every cell. Bad arguments are refused with their name.
 # Usage: e2e_experiment_k8s.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=$(cd "${1:?usage: e2e_experiment_k8s.sh BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-experiment-k8s-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

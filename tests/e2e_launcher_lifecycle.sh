@@ -12,6 +12,8 @@
 #    passed through (variant.json, the start line).
 # Usage: e2e_launcher_lifecycle.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_launcher_lifecycle.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-life-XXXXXX")
 launcher_pid=""
@@ -44,7 +46,7 @@ pid_of() { grep -o "started $1 (pid [0-9]*)" "$log" | tail -n 1 | grep -o '[0-9]
 updates() { tail -n 1 "$work/r/progress.csv" 2>/dev/null | awk -F, '$3 ~ /^[0-9]+$/ { print $3; exit } END { if (NR == 0) print 0 }' | head -n 1; }
 updates_over() { [ "$(updates)" -gt "$1" ]; }
 monotonic() { awk -F, 'NR > 1 { if ($3 + 0 < last) bad = 1; last = $3 + 0 } END { exit bad }' "$work/r/progress.csv"; }
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 launch() { # launch LOG ARGS...: the launcher in the background on this test's ports
   local out=$1
   shift

@@ -3,6 +3,8 @@
 # SIGKILLed learner comes back with --resume and continues from its checkpoint, and Ctrl-C (SIGINT)
 # stops every process cleanly. Usage: e2e_launcher_restarts.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_launcher_restarts.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-restart-XXXXXX")
 launcher_pid=""
@@ -31,7 +33,7 @@ rows_over() { [ "$(wc -l <"$work/r/progress.csv")" -gt "$1" ]; }
 pid_of() { grep -o "started $1 (pid [0-9]*)" "$work/launcher.log" | tail -n 1 | grep -o '[0-9]*)' | tr -d ')'; }
 
 printf '{"checkpoint-every": 300, "log-every-s": 0.5}\n' >"$work/config.json"
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 "$build/bin/odac" run --env box2d --seed 3 --max-env-steps 100000000 --target-distance 0 \
   --learner-config "$work/config.json" --run-dir "$work" --run-id r --base-port "$port" \
   >"$work/launcher.log" 2>&1 &

@@ -6,11 +6,13 @@
 # log; a run without the option has no videos directory, and without ffmpeg on PATH the option is
 # refused at start. Usage: e2e_learner_video.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_learner_video.sh BUILD_DIR}
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-video-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

@@ -7,6 +7,8 @@
 # bad flags and endpoints are refused.
 # Usage: e2e_status.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_status.sh BUILD_DIR}
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-status-XXXXXX")
@@ -16,7 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

@@ -13,6 +13,8 @@
 #  3. --no-tensorboard (from the learner config): no event file.
 # Usage: e2e_tensorboard.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_tensorboard.sh BUILD_DIR}
 bin="$build/bin"
 reader="$build/tests/tfevents-read"
@@ -23,7 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 pass=0
 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }

@@ -7,10 +7,12 @@
 # by 40,000-50,000 steps, then stayed there; see README "Learning"). It asserts the outcome, not
 # the time. Usage: e2e_window_learns.sh BUILD_DIR
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/ports.sh"
 build=${1:?usage: e2e_window_learns.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$(pick_port)
 budget=100000
 "$build/bin/odac" run --env window --variant odac --seed 1 --actors 1 --shards 1 \
   --target-distance 0.15 --max-env-steps "$budget" --run-dir "$work" --run-id e2e \

@@ -5,6 +5,8 @@
 # The run has CURVE on every socket (odac run's own keys); KEYS=0 runs it without (--no-keys), for
 # CURVE's cost ("curve" in the line).
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/../ports.sh"
 cd "$(dirname "$0")/../.."
 bin=${BUILD_DIR:-build}/bin
 seeds=${SEEDS:-"1 2 3"}
@@ -16,7 +18,7 @@ curve=true
 [ "${KEYS:-1}" = 0 ] && keys_arg=(--no-keys) && curve=false
 results=()
 for seed in $seeds; do
-  port=$((20000 + RANDOM % 20000))
+  port=$(pick_port)
   "$bin/odac" run --env box2d --variant odac --seed "$seed" --actors 1 --shards 1 \
     --target-distance 0.6 --max-env-steps "$budget" --run-dir "$work" --run-id "s$seed" \
     --base-port "$port" "${keys_arg[@]}" >"$work/s$seed.out" 2>&1 || true

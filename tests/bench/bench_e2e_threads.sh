@@ -7,6 +7,8 @@
 # progress rows after the first 30 s (random steps and warm-up), then over rounds. One JSON line
 # per setting; the default's adds speedup_vs_1_thread.
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/../ports.sh"
 cd "$(dirname "$0")/../.."
 bin=${BUILD_DIR:-build}/bin
 secs=${SECONDS_PER_RUN:-120}
@@ -18,7 +20,7 @@ declare -A ups eps thr
 for r in $(seq 1 "$rounds"); do
   for t in 1 0; do
     id="r$r-t$t"
-    port=$((20000 + RANDOM % 20000))
+    port=$(pick_port)
     ODAC_HIDDEN=400,300 timeout -s INT "$secs" "$bin/odac" run --env sawyer-push --variant odac --seed "$r" \
       --learner-threads "$t" --max-env-steps 100000000 --target-distance 0 --run-dir "$work" \
       --run-id "$id" --base-port "$port" >"$work/$id.out" 2>&1 || true

@@ -31,6 +31,8 @@
 # column with "xy_distance" in its name) when there is one, and otherwise eval_distance_mean: ant's
 # 15-D pose distance (torso xyz + quaternion + joint angles), which is never below the xy distance.
 set -euo pipefail
+# shellcheck source=tests/ports.sh
+. "$(dirname "$0")/../ports.sh"
 cd "$(dirname "$0")/../.."
 bin=${BUILD_DIR:-build}/bin
 seeds=${SEEDS:-"1 2 3"}
@@ -88,30 +90,6 @@ else
   work=$(mktemp -d "${TMPDIR:-/tmp}/odac-bench-learn-XXXXXX")
   trap 'rm -rf "$work"' EXIT
 fi
-
-# Local TCP ports in use (any state, IPv4 and IPv6), from /proc/net/tcp*.
-ports_in_use() {
-  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    awk 'NR > 1 && $2 ~ /:/ { split($2, a, ":"); print a[2] }' |
-    while read -r hex; do echo $((16#$hex)); done | sort -un
-}
-
-# A base port whose whole range (weights, stats, and two ports per shard from base+5; 16 covers
-# up to 5 shards) is free.
-pick_port() {
-  local used p q ok
-  used=" $(ports_in_use | tr '\n' ' ') "
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
-    ok=1
-    for ((q = p; q < p + 16; q++)); do
-      case "$used" in *" $q "*) ok=0; break ;; esac
-    done
-    [ "$ok" = 1 ] && { echo "$p"; return 0; }
-  done
-  echo "bench_learn.sh: no free port range found" >&2
-  return 1
-}
 
 json_str() {  # a JSON string literal of $1 (other control characters dropped)
   local s
