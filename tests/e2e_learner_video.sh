@@ -26,8 +26,12 @@ ODAC_EVAL_EVERY=8 "$bin/odac" run "${common[@]}" --max-env-steps 6000 --run-id f
   --base-port "$port" --learner-config "$work/video.json" >"$work/filmed.log" 2>&1 ||
   { echo "FAIL: launcher exited with $?"; tail -n 30 "$work/filmed.log"; exit 1; }
 mapfile -t videos < <(ls "$work/filmed/videos" | grep '^update_[0-9]*\.mp4$' || true)
-[ "${#videos[@]}" -ge 1 ] && ok "${#videos[@]} video(s): ${videos[*]}" ||
+if [ "${#videos[@]}" -ge 1 ]; then
+  ok "${#videos[@]} video(s): ${videos[*]}"
+else # what the run said about its evaluations and videos (a video follows every 3rd evaluation)
   bad "no video in $work/filmed/videos: $(ls "$work/filmed/videos" 2>&1)"
+  grep -iE 'eval|video|checkpoint|weights' "$work/filmed.log" "$work"/filmed/logs/*.log | tail -n 30
+fi
 for v in "${videos[@]}"; do
   got=$(ffprobe -v error -count_frames -select_streams v:0 \
     -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$work/filmed/videos/$v")
