@@ -116,8 +116,8 @@ void nn_mlp_backward_set(const nn_mlp_t *m, nn_mlp_work_t *w, const float *dout,
                          float *dparams, float *din);
 /* Two independent passes at once, e.g. the twin critics' (both works on the same pool, or
  * none): the pool's threads form two groups, the first half on pass 0, and each group splits its
- * pass as above; results are those of two separate calls. The backward accumulates (+=) like
- * nn_mlp_backward; dparams[k], din[k] may be NULL. */
+ * pass as above; results are those of two separate calls. The backward overwrites (=) dparams
+ * like nn_mlp_backward_set; dparams[k], din[k] may be NULL. */
 void nn_mlp_forward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
                      const float *const in[2], const int B[2], float *const out[2]);
 void nn_mlp_infer2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2], const float *const in[2],

@@ -1031,7 +1031,7 @@ void nn_mlp_infer2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2], const 
 void nn_mlp_backward2(const nn_mlp_t *const m[2], nn_mlp_work_t *const w[2],
                       const float *const dout[2], const int B[2], float *const dparams[2],
                       float *const din[2]) {
-    run_pair(PASS_BACKWARD, m, w, dout, B, din, dparams, 1);
+    run_pair(PASS_BACKWARD, m, w, dout, B, din, dparams, 0);
 }
 
 double nn_mlp_flops_forward(const nn_mlp_t *m, int B) {

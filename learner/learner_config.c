@@ -82,6 +82,7 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->seed = 0;
     cfg->threads = 1;
     cfg->pool_min_width = 256;
+    cfg->lanes_below_width = 256;
 }
 
 int learner_config_widest_hidden(const learner_config_t *c) {
@@ -325,5 +326,7 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
             "1 to 64");
     REQUIRE(cfg->pool_min_width >= 0 && cfg->pool_min_width <= 1000000, "pool_min_width", "%d",
             cfg->pool_min_width, "0 to 1e6");
+    REQUIRE(cfg->lanes_below_width >= 0 && cfg->lanes_below_width <= 1000000, "lanes_below_width",
+            "%d", cfg->lanes_below_width, "0 to 1e6");
     return 0;
 }

@@ -71,6 +71,7 @@ static void layout(learner_t *L, arena_t *a) {
     L->row_scratch = carve(a, B);
     L->d_q = carve(a, B);
     L->d_q2 = carve(a, B);
+    L->d_q_pi = carve(a, B);
     L->d_sgpa = carve(a, B * (O + G + A));
     L->selected = carve_bytes(a, B * sizeof(int));
     L->d_action = carve(a, B * A);
@@ -139,8 +140,10 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     bad |= nn_mlp_work_init(&L->w_infer_q, &L->q1, B);
     bad |= nn_mlp_work_init(&L->w_infer_q2, &L->q2, B);
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
-    if (!bad && c->threads > 1 && learner_config_widest_hidden(c) >= c->pool_min_width) {
+    int widest = learner_config_widest_hidden(c);
+    if (!bad && c->threads > 1 && widest >= c->pool_min_width) {
         L->pool = nn_pool_new(c->threads);
+        L->lanes = widest < c->lanes_below_width;
         if (!L->pool) {
             snprintf(err, errcap, "learner: cannot start %d threads", c->threads);
             learner_free(L);
@@ -149,7 +152,7 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
         nn_mlp_work_t *works[] = {&L->w_policy,  &L->w_q1,       &L->w_q2,
                                   &L->w_infer_q, &L->w_infer_q2, &L->w_model};
         for (size_t i = 0; i < sizeof works / sizeof works[0]; i++)
-            if (works[i]->max_batch) bad |= nn_mlp_work_set_pool(works[i], L->pool);
+            if (works[i]->max_batch && !L->lanes) bad |= nn_mlp_work_set_pool(works[i], L->pool);
     }
     L->obs_norm = normalizer_new(O, c->norm_clip, NORMALIZER_DEFAULT_EPS);
     L->goal_norm = normalizer_new(G, c->norm_clip, NORMALIZER_DEFAULT_EPS);
@@ -338,7 +341,6 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
     const learner_config_t *c = &L->cfg;
     int B = b->B, G = c->goal_dim, M = L->model_out;
     for (int i = 0; i < B; i++) L->row_scratch[i] = -1.0f / (float)B; /* d loss / d log p rows */
-    memset(L->g_model, 0, L->model.n_params * sizeof(float));
     memset(L->g_log_std, 0, (size_t)G * sizeof(float));
     const float *dout;
     if (c->model_state_log_std) {
@@ -361,7 +363,7 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
         for (int j = 0; j < G; j++) L->g_log_std[j] *= bound_slope(c, L->model_log_std[j]);
         dout = L->d_model_mean; /* mean = phi(s) + f: d f = d mean */
     }
-    nn_mlp_backward(&L->model, &L->w_model, dout, B, L->g_model, NULL);
+    nn_mlp_backward_set(&L->model, &L->w_model, dout, B, L->g_model, NULL);
 }
 
 /* ---- one update's computation ---- */
@@ -386,166 +388,7 @@ static nn_mlp_work_t work_from_row(const nn_mlp_t *m, const nn_mlp_work_t *w, in
     return v;
 }
 
-/* learner_compute on a batch already checked. */
-static void compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
-                    const float *noise_next, learner_losses_t *out) {
-    const learner_config_t *c = &L->cfg;
-    const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G,
-              OGA = O + G + A;
-    const float alpha = expf(L->log_alpha);
-    learner_losses_t res;
-    memset(&res, 0, sizeof res);
-    L->last_B = B;
-
-    /* Inputs. With B < batch_size the two halves of the 2B-row passes must be adjacent, so the
-     * second half starts at row B (not at batch_size). */
-    float *sg = L->sg, *nsg = L->sg + (size_t)B * OG;
-    float *sga = L->sga, *sgpa = L->sga + (size_t)B * OGA;
-    float *head = L->head, *next_head = L->head + (size_t)B * 2 * A;
-    float *q_all[2] = {L->q1_data, L->q2_data};
-    /* What the networks see: s, s' and g standardised (cfg.normalize) or raw. The model's mean
-     * phi(s) + f and the rewards below use the raw goals of the batch. */
-    const float *obs = b->obs, *next_obs = b->next_obs, *goals = b->goals;
-    if (c->normalize) {
-        const normalizer_t *no = L->obs_norm, *ng = L->goal_norm;
-        normalizer_apply(no->mean, no->std, no->clip, O, b->obs, L->norm_obs, B);
-        normalizer_apply(no->mean, no->std, no->clip, O, b->next_obs, L->norm_next_obs, B);
-        normalizer_apply(ng->mean, ng->std, ng->clip, G, b->goals, L->norm_goals, B);
-        obs = L->norm_obs, next_obs = L->norm_next_obs, goals = L->norm_goals;
-    }
-    concat_rows(sg, B, obs, O, goals, G, NULL, 0);
-    concat_rows(nsg, B, next_obs, O, goals, G, NULL, 0);
-    concat_rows(sga, B, obs, O, goals, G, b->actions, A);
-    if (L->has_model) concat_rows(L->sa, B, obs, O, b->actions, A, NULL, 0);
-
-    /* One policy pass over (s, g) and (s', g) rows: a~ ~ pi(.|s,g) (reparameterised, kept for
-     * backward) and a' ~ pi(.|s',g) (for the target; no gradient flows through its rows). */
-    nn_mlp_forward(&L->policy, &L->w_policy, sg, 2 * B, head);
-    nn_tanh_gaussian_forward(head, noise_policy, B, A, L->pi_action, L->pi_logp, L->pi_u);
-    nn_tanh_gaussian_forward(next_head, noise_next, B, A, L->next_action, L->next_logp, NULL);
-
-    /* 1. rewards r = log p(g | s, a) (or the HER reward); the model's forward pass and loss. */
-    res.model_loss = compute_rewards(L, b);
-
-    /* 2. V' = min_i Qbar_i(s', g, a') - alpha log pi(a' | s', g): inference passes only, the twin
-     * critics' side by side (nn_mlp_infer2, likewise below). */
-    concat_rows(L->nsga, B, nsg, OG, L->next_action, A, NULL, 0);
-    nn_mlp_t *qs[2] = {&L->q1, &L->q2}, *const qts[2] = {&L->q1_target, &L->q2_target};
-    nn_mlp_work_t *ws[2] = {&L->w_q1, &L->w_q2}, *const w_infer[2] = {&L->w_infer_q,
-                                                                      &L->w_infer_q2};
-    const int rows[2] = {B, B};
-    {
-        const float *const in[2] = {L->nsga, L->nsga};
-        float *const out[2] = {L->qbar1, L->qbar2};
-        nn_mlp_infer2((const nn_mlp_t *const *)qts, w_infer, in, rows, out);
-    }
-    for (int i = 0; i < B; i++)
-        L->v_next[i] = fminf(L->qbar1[i], L->qbar2[i]) - alpha * L->next_logp[i];
-
-    /* 3. reward scale c (auto: k / EMA of max |r|; the first batch starts the EMA). */
-    double max_abs = 0.0;
-    for (int i = 0; i < B; i++) max_abs = fmax(max_abs, fabs((double)L->reward[i]));
-    double mom = c->reward_scale_momentum;
-    res.reward_ema = L->reward_ema_init ? mom * L->reward_ema + (1.0 - mom) * max_abs : max_abs;
-    /* The auto scale is ODAC's (its log densities span orders of magnitude); the HER rewards are
-     * already in [-1, 0] or distances and keep the constant scale. */
-    int auto_scale = c->reward_scale_auto && learner_variant_uses_model(c->variant);
-    res.reward_scale =
-        auto_scale ? c->reward_scale_k / fmax(res.reward_ema, 1e-6) : (double)c->reward_scale;
-
-    /* 4-5. discounts and targets (no gradient through them). */
-    learner_targets(c, B, L->reward, L->v_next, b->done, (float)res.reward_scale, L->discount,
-                    L->target);
-
-    /* 6a. One pass of each critic over (s, g, a) and (s, g, a~) rows; the critic loss
-     * sum_i mean (Q_i(s, g, a) - y)^2 and its parameter gradients from the first B rows. */
-    memcpy(sgpa, sga, (size_t)B * OGA * sizeof(float));
-    set_action_cols(sgpa, B, OG, L->pi_action, A);
-    float *const g_q[2] = {L->g_q1, L->g_q2};
-    float *const d_q[2] = {L->d_q, L->d_q2};
-    {
-        const float *const in[2] = {sga, sga};
-        const int rows2[2] = {2 * B, 2 * B};
-        nn_mlp_forward2((const nn_mlp_t *const *)qs, ws, in, rows2, q_all);
-    }
-    for (int k = 0; k < 2; k++) {
-        double sq = 0.0;
-        for (int i = 0; i < B; i++) {
-            float diff = q_all[k][i] - L->target[i];
-            sq += (double)diff * diff;
-            d_q[k][i] = 2.0f * diff / (float)B;
-        }
-        res.critic_loss += sq / B;
-    }
-    {
-        const float *const dout[2] = {d_q[0], d_q[1]};
-        float *const din[2] = {NULL, NULL};
-        for (int k = 0; k < 2; k++) memset(g_q[k], 0, qs[k]->n_params * sizeof(float));
-        nn_mlp_backward2((const nn_mlp_t *const *)qs, ws, dout, rows, g_q, din);
-    }
-    /* Q_i(s, g, a~) sit in rows B.. of each pass's output. */
-    const float *q1_pi = L->q1_data + B, *q2_pi = L->q2_data + B;
-
-    /* 6b. policy loss mean(alpha log pi(a~) - min_i Q_i(s, g, a~)). The gradient reaches a~
-     * through input gradients only, and each row only through the critic that gives its min: the
-     * rows of each critic are compacted and sent back through it alone (B rows in all). */
-    double pl = 0.0, logp_sum = 0.0;
-    for (int i = 0; i < B; i++) {
-        pl += (double)alpha * L->pi_logp[i] - fminf(q1_pi[i], q2_pi[i]);
-        logp_sum += L->pi_logp[i];
-        L->d_logp[i] = alpha / (float)B;
-    }
-    res.policy_loss = pl / B;
-    /* selected: Q1's rows, then Q2's; their input gradients land in d_sgpa in the same order. */
-    int n_sel[2] = {0, 0};
-    for (int i = 0; i < B; i++)
-        if (!(q2_pi[i] < q1_pi[i])) L->selected[n_sel[0]++] = i; /* ties go to Q1 */
-    for (int i = 0; i < B; i++)
-        if (q2_pi[i] < q1_pi[i]) L->selected[n_sel[0] + n_sel[1]++] = i;
-    {
-        nn_mlp_work_t views[2];
-        nn_mlp_work_t *const vp[2] = {&views[0], &views[1]};
-        const int *sel[2] = {L->selected, L->selected + n_sel[0]};
-        for (int k = 0; k < 2; k++) {
-            if (n_sel[k]) compact_rows(qs[k], ws[k], B, sel[k], n_sel[k]);
-            views[k] = work_from_row(qs[k], ws[k], B);
-        }
-        for (int r = 0; r < B; r++) L->d_q[r] = -1.0f / (float)B; /* d loss / d Q_k(a~) */
-        const float *const dout[2] = {L->d_q, L->d_q};
-        float *const din[2] = {L->d_sgpa, L->d_sgpa + (size_t)n_sel[0] * OGA};
-        nn_mlp_backward2((const nn_mlp_t *const *)qs, vp, dout, n_sel, NULL, din);
-    }
-    for (int r = 0; r < B; r++)
-        memcpy(L->d_action + (size_t)L->selected[r] * A, L->d_sgpa + (size_t)r * OGA + OG,
-               (size_t)A * sizeof(float));
-    nn_tanh_gaussian_backward(head, noise_policy, L->pi_u, L->d_action, L->d_logp, B, A, L->d_head);
-    memset(L->g_policy, 0, L->policy.n_params * sizeof(float));
-    nn_mlp_backward(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL); /* (s, g) rows */
-
-    /* Alpha loss -mean(log_alpha (log pi + target_entropy)), log pi detached. */
-    double mean_logp = logp_sum / B;
-    res.alpha_loss = -(double)L->log_alpha * (mean_logp + L->target_entropy);
-    L->g_log_alpha = c->fixed_alpha ? 0.0f : (float)-(mean_logp + L->target_entropy);
-
-    /* 6c. outcome model: maximum likelihood of phi(s'). */
-    if (L->has_model) model_backward(L, b);
-    *out = res;
-}
-
-int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
-                    const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
-    if (check_batch(L, b, err, errcap)) return -1;
-    if (!noise_policy || !noise_next) {
-        snprintf(err, errcap, "learner: noise buffers are NULL");
-        return -1;
-    }
-    learner_losses_t res;
-    compute(L, b, noise_policy, noise_next, &res);
-    if (out) *out = res;
-    return 0;
-}
-
-/* ---- the update ---- */
+/* ---- what an update records and steps ---- */
 
 static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
     learner_stats_t *s = &L->stats;
@@ -580,21 +423,32 @@ static void record_stats(learner_t *L, const learner_losses_t *res, int B) {
     }
 }
 
-/* The optimizer steps in chunks claimed by the pool's threads: a chunk is one block of one
- * network's parameters, which gets Adam and then (critics) Polyak on the thread that claimed it,
- * so each element's updates run in order on one thread. Chunk bounds are multiples of 16, as
- * nn_adam_step_range wants. */
-static void step_job(void *ctx, int tid, int nthreads) {
-    (void)tid;
-    learner_t *L = ctx;
-    const learner_config_t *c = &L->cfg;
-    nn_mlp_t *nets[4] = {&L->policy, &L->q1, &L->q2, L->has_model ? &L->model : NULL};
+/* The optimizer's step of network k (0 policy, 1 Q1, 2 Q2, 3 model) on its parameters [lo, hi):
+ * Adam, then (critics) Polyak, so each element's updates run in order on one thread. Bounds
+ * other than n_params are multiples of 16, as nn_adam_step_range wants. */
+static void step_net(learner_t *L, int k, int lo, int hi) {
+    nn_mlp_t *nets[4] = {&L->policy, &L->q1, &L->q2, &L->model};
     nn_mlp_t *targets[4] = {NULL, &L->q1_target, &L->q2_target, NULL};
     nn_adam_t *adams[4] = {&L->adam_policy, &L->adam_q1, &L->adam_q2, &L->adam_model};
     float *grads[4] = {L->g_policy, L->g_q1, L->g_q2, L->g_model};
+    nn_adam_step_range(adams[k], nets[k]->params, grads[k], lo, hi);
+    if (targets[k])
+        nn_polyak(targets[k]->params + lo, nets[k]->params + lo, (size_t)(hi - lo), L->cfg.tau);
+}
+
+static int n_params_of(const learner_t *L, int k) {
+    const nn_mlp_t *nets[4] = {&L->policy, &L->q1, &L->q2, L->has_model ? &L->model : NULL};
+    return nets[k] ? (int)nets[k]->n_params : 0;
+}
+
+/* Without lanes the optimizer steps in chunks claimed by the pool's threads, a chunk being one
+ * block of one network's parameters (step_net). */
+static void step_job(void *ctx, int tid, int nthreads) {
+    (void)tid;
+    learner_t *L = ctx;
     int size[4], count[4], total = 0;
     for (int k = 0; k < 4; k++) {
-        int n = nets[k] ? (int)nets[k]->n_params : 0;
+        int n = n_params_of(L, k);
         size[k] = nn_chunk_size(n, 16, nthreads);
         count[k] = n > 0 ? (n + size[k] - 1) / size[k] : 0;
         total += count[k];
@@ -602,12 +456,305 @@ static void step_job(void *ctx, int tid, int nthreads) {
     for (int i; (i = nn_claim(&L->step_next, total)) >= 0;) {
         int k = 0;
         while (i >= count[k]) i -= count[k++];
-        int n = (int)nets[k]->n_params, lo = i * size[k], hi = lo + size[k] < n ? lo + size[k] : n;
-        nn_adam_step_range(adams[k], nets[k]->params, grads[k], lo, hi);
-        if (targets[k])
-            nn_polyak(targets[k]->params + lo, nets[k]->params + lo, (size_t)(hi - lo), c->tau);
+        int n = n_params_of(L, k), lo = i * size[k];
+        step_net(L, k, lo, lo + size[k] < n ? lo + size[k] : n);
     }
 }
+
+/* What an update keeps of a batch once its losses are known to be finite: the batch enters the
+ * statistics the next update standardises with (cfg.normalize), and the stats accumulate. */
+static void record_batch(learner_t *L, const learner_batch_t *b, const learner_losses_t *res) {
+    if (L->cfg.normalize) {
+        normalizer_update(L->obs_norm, b->obs, b->B);
+        normalizer_update(L->goal_norm, b->goals, b->B);
+    }
+    record_stats(L, res, b->B); /* alpha as used by this update's losses */
+}
+
+/* ---- one update's computation, in stages ----
+ * The update's passes form two chains that meet three times: the policy's (its forward, later its
+ * backward) and the outcome model's (forward, later backward) are independent of each other, and
+ * the twin critics' passes are two copies of one chain. So the stages below are written per lane:
+ * lane 0 holds the policy and critic 1, lane 1 the model and critic 2, and in phase 3 lane 0
+ * computes the targets and the critic loss, lane 1 the policy loss and its row selection. On one
+ * thread the lanes run one after the other; with lanes on (learner_t.lanes) each runs whole on
+ * its own pool thread with a barrier between phases, every pass whole on one thread, so the bits
+ * are those of one thread. In an update (u.step) the lanes also step their own networks as soon
+ * as those are done with, where phase 3 found every loss finite, and lane 1 records the batch:
+ * the work the update does after its passes is then shared out too. */
+
+typedef struct {
+    learner_t *L;
+    const learner_batch_t *b;
+    const float *noise_policy, *noise_next;
+    float *sg, *nsg, *sga, *sgpa, *head, *next_head; /* views into L's buffers (B rows each) */
+    float alpha;
+    int n_sel[2];
+    learner_losses_t res;
+    int step;    /* lanes step the networks and record the batch where the losses are finite */
+    int stepped; /* they did */
+    nn_barrier_t bar;
+} update_t;
+
+static int losses_finite(const learner_losses_t *r) {
+    return isfinite(r->critic_loss) && isfinite(r->policy_loss) && isfinite(r->alpha_loss) &&
+           isfinite(r->model_loss) && isfinite(r->reward_scale);
+}
+
+/* Phase 1, lane 0: a~ ~ pi(.|s,g) (reparameterised, kept for backward) and a' ~ pi(.|s',g) (for
+ * the target; no gradient flows through its rows) from one policy pass over 2B rows; the critic
+ * inputs (s', g, a') and (s, g, a~). */
+static void policy_forward(update_t *u) {
+    learner_t *L = u->L;
+    const learner_config_t *c = &L->cfg;
+    const int B = u->b->B, OG = c->obs_dim + c->goal_dim, A = c->action_dim;
+    nn_mlp_forward(&L->policy, &L->w_policy, u->sg, 2 * B, u->head);
+    nn_tanh_gaussian_forward(u->head, u->noise_policy, B, A, L->pi_action, L->pi_logp, L->pi_u);
+    nn_tanh_gaussian_forward(u->next_head, u->noise_next, B, A, L->next_action, L->next_logp, NULL);
+    concat_rows(L->nsga, B, u->nsg, OG, L->next_action, A, NULL, 0);
+    memcpy(u->sgpa, u->sga, (size_t)B * (OG + A) * sizeof(float));
+    set_action_cols(u->sgpa, B, OG, L->pi_action, A);
+}
+
+/* Phase 2, critics k0 .. k0 + n - 1: Qbar_k(s', g, a') (inference only) and one pass of Q_k over
+ * (s, g, a) and (s, g, a~) rows, kept for backward. Two at once go side by side on the pool
+ * (nn_mlp_infer2, nn_mlp_forward2). */
+static void critic_forward(update_t *u, int k0, int n) {
+    learner_t *L = u->L;
+    int B = u->b->B;
+    nn_mlp_t *qt[2] = {&L->q1_target, &L->q2_target}, *q[2] = {&L->q1, &L->q2};
+    nn_mlp_work_t *wi[2] = {&L->w_infer_q, &L->w_infer_q2}, *w[2] = {&L->w_q1, &L->w_q2};
+    float *qbar[2] = {L->qbar1, L->qbar2}, *qa[2] = {L->q1_data, L->q2_data};
+    if (n == 1) {
+        nn_mlp_infer(qt[k0], wi[k0], L->nsga, B, qbar[k0]);
+        nn_mlp_forward(q[k0], w[k0], u->sga, 2 * B, qa[k0]);
+        return;
+    }
+    const float *const next[2] = {L->nsga, L->nsga}, *const in[2] = {u->sga, u->sga};
+    const int rows[2] = {B, B}, rows2[2] = {2 * B, 2 * B};
+    nn_mlp_infer2((const nn_mlp_t *const *)qt, wi, next, rows, qbar);
+    nn_mlp_forward2((const nn_mlp_t *const *)q, w, in, rows2, qa);
+}
+
+/* Phase 3, lane 0: V', the reward scale, the targets, the critic loss and its output gradients. */
+static void critic_loss(update_t *u) {
+    learner_t *L = u->L;
+    const learner_config_t *c = &L->cfg;
+    const int B = u->b->B;
+    learner_losses_t *res = &u->res;
+    for (int i = 0; i < B; i++)
+        L->v_next[i] = fminf(L->qbar1[i], L->qbar2[i]) - u->alpha * L->next_logp[i];
+
+    /* Reward scale c (auto: k / EMA of max |r|; the first batch starts the EMA). */
+    double max_abs = 0.0;
+    for (int i = 0; i < B; i++) max_abs = fmax(max_abs, fabs((double)L->reward[i]));
+    double mom = c->reward_scale_momentum;
+    res->reward_ema = L->reward_ema_init ? mom * L->reward_ema + (1.0 - mom) * max_abs : max_abs;
+    /* The auto scale is ODAC's (its log densities span orders of magnitude); the HER rewards are
+     * already in [-1, 0] or distances and keep the constant scale. */
+    int auto_scale = c->reward_scale_auto && learner_variant_uses_model(c->variant);
+    res->reward_scale =
+        auto_scale ? c->reward_scale_k / fmax(res->reward_ema, 1e-6) : (double)c->reward_scale;
+
+    /* Discounts and targets (no gradient through them). */
+    learner_targets(c, B, L->reward, L->v_next, u->b->done, (float)res->reward_scale, L->discount,
+                    L->target);
+
+    /* The critic loss sum_k mean (Q_k(s, g, a) - y)^2 over the first B rows of each pass. */
+    float *const q_all[2] = {L->q1_data, L->q2_data};
+    float *const d_q[2] = {L->d_q, L->d_q2};
+    for (int k = 0; k < 2; k++) {
+        double sq = 0.0;
+        for (int i = 0; i < B; i++) {
+            float diff = q_all[k][i] - L->target[i];
+            sq += (double)diff * diff;
+            d_q[k][i] = 2.0f * diff / (float)B;
+        }
+        res->critic_loss += sq / B;
+    }
+}
+
+/* Phase 3, lane 1: the policy and alpha losses, the policy loss's output gradients, and which
+ * critic gives each row's min Q(a~). */
+static void policy_loss(update_t *u) {
+    learner_t *L = u->L;
+    const learner_config_t *c = &L->cfg;
+    const int B = u->b->B;
+    learner_losses_t *res = &u->res;
+    /* The policy loss mean(alpha log pi(a~) - min_k Q_k(s, g, a~)); Q_k(s, g, a~) sit in rows
+     * B.. of each pass's output. The gradient reaches a~ through input gradients only, and each
+     * row only through the critic that gives its min: selected lists Q1's rows, then Q2's. */
+    const float *q1_pi = L->q1_data + B, *q2_pi = L->q2_data + B;
+    double pl = 0.0, logp_sum = 0.0;
+    for (int i = 0; i < B; i++) {
+        pl += (double)u->alpha * L->pi_logp[i] - fminf(q1_pi[i], q2_pi[i]);
+        logp_sum += L->pi_logp[i];
+        L->d_logp[i] = u->alpha / (float)B;
+        L->d_q_pi[i] = -1.0f / (float)B;
+    }
+    res->policy_loss = pl / B;
+    u->n_sel[0] = u->n_sel[1] = 0;
+    for (int i = 0; i < B; i++)
+        if (!(q2_pi[i] < q1_pi[i])) L->selected[u->n_sel[0]++] = i; /* ties go to Q1 */
+    for (int i = 0; i < B; i++)
+        if (q2_pi[i] < q1_pi[i]) L->selected[u->n_sel[0] + u->n_sel[1]++] = i;
+
+    /* Alpha loss -mean(log_alpha (log pi + target_entropy)), log pi detached. */
+    double mean_logp = logp_sum / B;
+    res->alpha_loss = -(double)L->log_alpha * (mean_logp + L->target_entropy);
+    L->g_log_alpha = c->fixed_alpha ? 0.0f : (float)-(mean_logp + L->target_entropy);
+}
+
+/* Phase 4, critics k0 .. k0 + n - 1: each one's parameter gradients from the critic loss (first B
+ * rows), then the input gradients of its selected a~ rows (compacted to follow row B; no
+ * parameter gradients), which land in d_sgpa after those of the critics before it. */
+static void critic_backward(update_t *u, int k0, int n) {
+    learner_t *L = u->L;
+    const learner_config_t *c = &L->cfg;
+    int B = u->b->B, OGA = c->obs_dim + c->goal_dim + c->action_dim;
+    nn_mlp_t *q[2] = {&L->q1, &L->q2};
+    nn_mlp_work_t *w[2] = {&L->w_q1, &L->w_q2}, views[2];
+    nn_mlp_work_t *const vp[2] = {&views[0], &views[1]};
+    float *const g[2] = {L->g_q1, L->g_q2}, *const din[2] = {NULL, NULL},
+                 *const d_in[2] = {L->d_sgpa, L->d_sgpa + (size_t)u->n_sel[0] * OGA};
+    const float *const dq[2] = {L->d_q, L->d_q2}, *const dq_pi[2] = {L->d_q_pi, L->d_q_pi};
+    const int rows[2] = {B, B}, first[2] = {0, u->n_sel[0]};
+    if (n == 1) nn_mlp_backward_set(q[k0], w[k0], dq[k0], B, g[k0], NULL);
+    if (n == 2) nn_mlp_backward2((const nn_mlp_t *const *)q, w, dq, rows, g, din);
+    for (int k = k0; k < k0 + n; k++) {
+        if (u->n_sel[k]) compact_rows(q[k], w[k], B, L->selected + first[k], u->n_sel[k]);
+        views[k] = work_from_row(q[k], w[k], B);
+        if (n == 1 && u->n_sel[k])
+            nn_mlp_backward(q[k], &views[k], L->d_q_pi, u->n_sel[k], NULL, d_in[k]);
+    }
+    if (n == 2) nn_mlp_backward2((const nn_mlp_t *const *)q, vp, dq_pi, u->n_sel, NULL, d_in);
+}
+
+/* Phase 5, lane 0: the policy's gradient from d loss / d a~ (gathered back to batch order) and
+ * d loss / d log pi, over the (s, g) rows. */
+static void policy_backward(update_t *u) {
+    learner_t *L = u->L;
+    const learner_config_t *c = &L->cfg;
+    int B = u->b->B, A = c->action_dim, OG = c->obs_dim + c->goal_dim;
+    for (int r = 0; r < B; r++)
+        memcpy(L->d_action + (size_t)L->selected[r] * A, L->d_sgpa + (size_t)r * (OG + A) + OG,
+               (size_t)A * sizeof(float));
+    nn_tanh_gaussian_backward(u->head, u->noise_policy, L->pi_u, L->d_action, L->d_logp, B, A,
+                              L->d_head);
+    nn_mlp_backward_set(&L->policy, &L->w_policy, L->d_head, B, L->g_policy, NULL);
+}
+
+/* Phase `phase` (1-5) of lane `lane`, or with lane -1 of both lanes on this thread (the critics
+ * side by side on the pool where it splits passes). */
+static void run_phase(update_t *u, int phase, int lane) {
+    learner_t *L = u->L;
+    int k0 = lane < 0 ? 0 : lane, n = lane < 0 ? 2 : 1;
+    switch (phase) {
+    case 1:
+        if (lane <= 0) policy_forward(u);
+        if (lane != 0) /* r = log p(g | s, a) (or the HER reward); the model's forward and loss */
+            u->res.model_loss = compute_rewards(L, u->b);
+        break;
+    case 2:
+        critic_forward(u, k0, n);
+        break;
+    case 3:
+        if (lane <= 0) critic_loss(u);
+        if (lane != 0) policy_loss(u);
+        break;
+    case 4:
+        if (lane <= 0) u->stepped = u->step && L->lanes && losses_finite(&u->res);
+        critic_backward(u, k0, n);
+        if (lane >= 0 && u->step && losses_finite(&u->res)) /* lanes: step the critic now */
+            step_net(L, 1 + lane, 0, n_params_of(L, 1 + lane));
+        break;
+    case 5:
+        if (lane <= 0) policy_backward(u);
+        if (lane != 0 && L->has_model) model_backward(L, u->b); /* max likelihood of phi(s') */
+        if (lane >= 0 && u->step && losses_finite(&u->res)) {
+            int k = lane == 0 ? 0 : 3;
+            step_net(L, k, 0, n_params_of(L, k));
+            if (lane == 1) record_batch(L, u->b, &u->res);
+        }
+        break;
+    }
+}
+
+#define N_PHASES 5
+
+/* Lanes on: pool threads 0 and 1 take a lane each, with a barrier after each phase but the
+ * last; the other threads (if any) have nothing to do. */
+static void lanes_job(void *ctx, int tid, int nthreads) {
+    (void)nthreads;
+    update_t *u = ctx;
+    if (tid > 1) return;
+    for (int phase = 1; phase <= N_PHASES; phase++) {
+        run_phase(u, phase, tid);
+        if (phase < N_PHASES) nn_barrier_wait(&u->bar);
+    }
+}
+
+/* learner_compute on a batch already checked; with step, the lanes (if on) also step the
+ * networks and record the batch where the losses are finite, and it returns 1 when they did. */
+static int compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
+                   const float *noise_next, int step, learner_losses_t *out) {
+    const learner_config_t *c = &L->cfg;
+    const int B = b->B, O = c->obs_dim, G = c->goal_dim, A = c->action_dim, OG = O + G,
+              OGA = O + G + A;
+    update_t u;
+    memset(&u, 0, sizeof u);
+    u.L = L;
+    u.b = b;
+    u.noise_policy = noise_policy;
+    u.noise_next = noise_next;
+    u.step = step;
+    u.alpha = expf(L->log_alpha);
+    L->last_B = B;
+
+    /* Inputs. With B < batch_size the two halves of the 2B-row passes must be adjacent, so the
+     * second half starts at row B (not at batch_size). */
+    u.sg = L->sg, u.nsg = L->sg + (size_t)B * OG;
+    u.sga = L->sga, u.sgpa = L->sga + (size_t)B * OGA;
+    u.head = L->head, u.next_head = L->head + (size_t)B * 2 * A;
+    /* What the networks see: s, s' and g standardised (cfg.normalize) or raw. The model's mean
+     * phi(s) + f and the rewards use the raw goals of the batch. */
+    const float *obs = b->obs, *next_obs = b->next_obs, *goals = b->goals;
+    if (c->normalize) {
+        const normalizer_t *no = L->obs_norm, *ng = L->goal_norm;
+        normalizer_apply(no->mean, no->std, no->clip, O, b->obs, L->norm_obs, B);
+        normalizer_apply(no->mean, no->std, no->clip, O, b->next_obs, L->norm_next_obs, B);
+        normalizer_apply(ng->mean, ng->std, ng->clip, G, b->goals, L->norm_goals, B);
+        obs = L->norm_obs, next_obs = L->norm_next_obs, goals = L->norm_goals;
+    }
+    concat_rows(u.sg, B, obs, O, goals, G, NULL, 0);
+    concat_rows(u.nsg, B, next_obs, O, goals, G, NULL, 0);
+    concat_rows(u.sga, B, obs, O, goals, G, b->actions, A);
+    if (L->has_model) concat_rows(L->sa, B, obs, O, b->actions, A, NULL, 0);
+
+    if (L->lanes) {
+        nn_barrier_init(&u.bar, 2);
+        nn_pool_run(L->pool, lanes_job, &u);
+    } else {
+        for (int phase = 1; phase <= N_PHASES; phase++) run_phase(&u, phase, -1);
+    }
+    *out = u.res;
+    return u.stepped;
+}
+
+int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_policy,
+                    const float *noise_next, learner_losses_t *out, char *err, size_t errcap) {
+    if (check_batch(L, b, err, errcap)) return -1;
+    if (!noise_policy || !noise_next) {
+        snprintf(err, errcap, "learner: noise buffers are NULL");
+        return -1;
+    }
+    learner_losses_t res;
+    compute(L, b, noise_policy, noise_next, 0, &res);
+    if (out) *out = res;
+    return 0;
+}
+
+/* ---- the update ---- */
 
 int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
     const learner_config_t *c = &L->cfg;
@@ -618,9 +765,8 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     rng_normal_fill(&L->rng, L->noise_policy, B * A);
     rng_normal_fill(&L->rng, L->noise_next, B * A);
     learner_losses_t res;
-    compute(L, b, L->noise_policy, L->noise_next, &res);
-    if (!isfinite(res.critic_loss) || !isfinite(res.policy_loss) || !isfinite(res.alpha_loss) ||
-        !isfinite(res.model_loss) || !isfinite(res.reward_scale)) {
+    int stepped = compute(L, b, L->noise_policy, L->noise_next, 1, &res);
+    if (!losses_finite(&res)) {
         L->rng = saved;
         snprintf(err, errcap,
                  "learner: non-finite loss at update %lld (critic %g, policy %g, alpha %g, model "
@@ -631,17 +777,16 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     }
     L->reward_ema = res.reward_ema;
     L->reward_ema_init = 1;
-    if (c->normalize) { /* this batch enters the statistics the next update standardises with */
-        normalizer_update(L->obs_norm, b->obs, B);
-        normalizer_update(L->goal_norm, b->goals, B);
-    }
-    record_stats(L, &res, B); /* alpha as used by this update's losses */
+    if (!stepped) record_batch(L, b, &res);
 
     /* The reference code steps alpha, policy, Q1, Q2, model, then Polyak; each touches its own
-     * parameters, so the blocks can be shared out between threads (step_job). */
+     * parameters, so the blocks can be shared out between threads (step_job), or the lanes have
+     * stepped their own. */
     if (!c->fixed_alpha) nn_adam_step(&L->adam_alpha, &L->log_alpha, &L->g_log_alpha);
-    atomic_store(&L->step_next, 0);
-    nn_pool_run(L->pool, step_job, L);
+    if (!stepped) {
+        atomic_store(&L->step_next, 0);
+        nn_pool_run(L->pool, step_job, L);
+    }
     nn_adam_advance(&L->adam_policy);
     nn_adam_advance(&L->adam_q1);
     nn_adam_advance(&L->adam_q2);
@@ -676,6 +821,10 @@ const float *learner_policy_params(const learner_t *L, size_t *n_params) {
 
 int learner_threads_used(const learner_t *L) {
     return nn_pool_threads(L->pool);
+}
+
+int learner_lanes(const learner_t *L) {
+    return L->lanes;
 }
 
 int learner_policy_layers(const learner_t *L, int *sizes) {

@@ -81,6 +81,13 @@ typedef struct {
      * a 2-thread pool gained 1.05x alone and cost a third of a local run's rate, its spinning
      * workers taking the actor's core). 0: always. */
     int pool_min_width;
+    /* How the pool's threads share an update: below this widest hidden layer, as two lanes, the
+     * policy and the outcome model's passes and critic 1's on one thread, critic 2's on another,
+     * every pass whole (few syncs: the way small networks gain); at or above it, every pass is
+     * cut between all the threads. Measured at 2 threads (bench-learner, a 2-core Xeon VM):
+     * box2d's 64,64 1.60-1.62x with lanes against 0.99x cut; ant's 400,300 1.61x with lanes
+     * against 1.86x cut. 0: always cut; a large value: always lanes. */
+    int lanes_below_width;
 } learner_config_t;
 
 /* Defaults of ODAC.md (dims 0: the caller must set obs_dim, goal_dim, action_dim). */
@@ -162,6 +169,8 @@ int learner_policy_layers(const learner_t *L, int *sizes);
 /* Threads each update actually runs on: cfg.threads, or 1 where the networks are narrower than
  * cfg.pool_min_width. */
 int learner_threads_used(const learner_t *L);
+/* 1 when those threads run the update as two lanes (cfg.lanes_below_width), 0 otherwise. */
+int learner_lanes(const learner_t *L);
 
 /* ---- input normalisation, frozen into weights messages ---- */
 /* The mean and std (obs_dim, goal_dim; borrowed, change with every update) the networks' inputs

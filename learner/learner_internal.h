@@ -39,6 +39,7 @@ struct learner {
     /* w_policy, w_q1, w_q2 hold 2 batch_size rows: one pass serves two row sets (below). */
     nn_mlp_work_t w_policy, w_q1, w_q2, w_model, w_infer_q, w_infer_q2;
     nn_pool_t *pool;      /* cfg.threads - 1 workers; NULL for one thread */
+    int lanes;            /* the update's two lanes on two pool threads, passes whole (compute) */
     atomic_int step_next; /* step_job's claim counter, 0 before each run */
 
     /* Reward normaliser (auto scale): EMA of max |r|, 0 before the first batch. */
@@ -74,6 +75,7 @@ struct learner {
     float *log_std_bounded;    /* (G) the global log-std after its smooth bound */
     float *row_scratch;        /* (B) */
     float *d_q, *d_q2;         /* (B) d loss / d Q_1 and Q_2 */
+    float *d_q_pi;             /* (B) d policy loss / d min_k Q_k(s, g, a~): -1 / B */
     float *d_sgpa;             /* (B, O+G+A) input gradients of Q_1 (its selected rows), then Q_2 */
     int *selected;             /* (B) the rows whose min_i Q_i(a~) is Q_1, then those of Q_2 */
     float *d_action, *d_logp;  /* (B, A), (B) */

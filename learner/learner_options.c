@@ -133,7 +133,11 @@ static int build_table(learner_options_t *o, flag_t *t) {
       "CPUs without AVX-512 the products run on OpenBLAS with this many threads instead");
     F("pool-min-width", FLAG_INT, &o->pool_min_width, 0, 1e6,
       "use --threads only when the widest hidden layer has at least this many units, else one "
-      "thread (at 64,64 a second thread gains nothing and takes the actors' core; 0: always)");
+      "thread (at 64,64 the threads take the actors' core; 0: always)");
+    F("lanes-below-width", FLAG_INT, &o->lanes_below_width, 0, 1e6,
+      "below this widest hidden layer the threads run the update as two lanes (each network "
+      "pass whole on one thread: small networks gain); at or above it each pass is cut between "
+      "all threads (0: always cut)");
     F("heartbeat-file", FLAG_STRING, o->heartbeat_file, 0, -1,
       "file touched every few seconds from the main loop (health checks)");
 #undef F
@@ -168,6 +172,7 @@ static void options_from_config(learner_options_t *o, const learner_config_t *c)
     o->random_steps = c->explore_random_steps;
     o->threads = c->threads;
     o->pool_min_width = c->pool_min_width;
+    o->lanes_below_width = c->lanes_below_width;
 }
 
 static int config_from_options(learner_config_t *c, const learner_options_t *o, char *err,
@@ -215,6 +220,7 @@ static int config_from_options(learner_config_t *c, const learner_options_t *o, 
     c->explore_random_steps = o->random_steps;
     c->threads = (int)o->threads;
     c->pool_min_width = (int)o->pool_min_width;
+    c->lanes_below_width = (int)o->lanes_below_width;
     c->seed = (uint64_t)o->seed;
     return learner_config_validate(c, err, errcap);
 }

@@ -21,7 +21,7 @@ typedef struct {
     int insecure;
     double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads,
-        pool_min_width;
+        pool_min_width, lanes_below_width;
     long long time_kl_sign, max_updates, video_every;
     int resume, check, clamp_discount, model_state_log_std, normalize, clip_target;
     int tensorboard;

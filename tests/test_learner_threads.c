@@ -2,7 +2,9 @@
  * weights, optimizer-visible state and losses of a learner with 2, 3 and 4 threads equal those of
  * one thread bit for bit (and so do each update's rewards, discounts and targets) (shapes with
  * small and large layers, every kind of model head, partial batches, on the SIMD kernels and on
- * OpenBLAS), whichever thread claims which chunk; and the pool itself runs every job on every
+ * OpenBLAS), whichever thread claims which chunk, with the passes cut between the threads and
+ * with the update run as two lanes; the width picks the lanes where cfg.lanes_below_width says;
+ * and the pool itself runs every job on every
  * thread, hands each claimed chunk to one thread, sizes chunks as promised, and keeps its
  * barrier across many uses. */
 #include <stdatomic.h>
@@ -79,10 +81,13 @@ static void check_shape(const shape_t *s) {
         CU_ASSERT_EQUAL_FATAL(learner_update(one, &batches[u].b, err, sizeof err), 0);
         save_rows(one, s->B, rows1[u]);
     }
-    for (int threads = 2; threads <= 4; threads++) {
+    for (int run = 0; run < 6; run++) {
+        int threads = 2 + run / 2, lanes = run % 2;
         learner_config_t ct = config_of(s, threads);
+        ct.lanes_below_width = lanes ? 1000000 : 0; /* two lanes, or every pass cut */
         learner_t *many = learner_new(&ct, err, sizeof err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(many);
+        CU_ASSERT_EQUAL(learner_lanes(many), lanes);
         int same_rows = 1;
         for (int u = 0; u < UPDATES; u++) {
             CU_ASSERT_EQUAL_FATAL(learner_update(many, &batches[u].b, err, sizeof err), 0);
@@ -90,8 +95,8 @@ static void check_shape(const shape_t *s) {
             same_rows &= memcmp(rows_t, rows1[u], (size_t)3 * s->B * sizeof(float)) == 0;
         }
         if (!same_nets(one, many) || !same_rows)
-            fprintf(stderr, "  %s: %d threads differ from 1 (weights %s, rows %s)\n", s->name,
-                    threads, same_nets(one, many) ? "same" : "differ",
+            fprintf(stderr, "  %s: %d threads (%s) differ from 1 (weights %s, rows %s)\n", s->name,
+                    threads, lanes ? "lanes" : "cut", same_nets(one, many) ? "same" : "differ",
                     same_rows ? "same" : "differ");
         CU_ASSERT_TRUE(same_nets(one, many));
         CU_ASSERT_TRUE(same_rows);
@@ -237,15 +242,42 @@ static void test_pool_min_width(void) {
     learner_config_t d;
     learner_config_default(&d);
     CU_ASSERT_EQUAL(d.pool_min_width, 256);
+    CU_ASSERT_EQUAL(d.lanes_below_width, 256);
     d.obs_dim = d.goal_dim = d.action_dim = 2;
     d.pool_min_width = -1;
     CU_ASSERT_PTR_NULL(learner_new(&d, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "pool_min_width"));
+    d.pool_min_width = 0;
+    d.lanes_below_width = 1000001;
+    CU_ASSERT_PTR_NULL(learner_new(&d, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "lanes_below_width"));
+}
+
+/* With the pool on, networks narrower than lanes_below_width run as two lanes and wider ones cut
+ * every pass; one thread has neither. */
+static void test_lanes_by_width(void) {
+    shape_t narrow = {"box2d", 2, 2, 2, 64, 64, 256, LEARNER_ODAC, 0, 0};
+    shape_t wide = {"wide", 2, 2, 2, 256, 64, 256, LEARNER_ODAC, 0, 0};
+    char err[256];
+    struct {
+        const shape_t *s;
+        int threads, below, lanes;
+    } cases[] = {{&narrow, 2, 256, 1}, {&narrow, 2, 64, 0}, {&narrow, 2, 65, 1},
+                 {&wide, 2, 256, 0},   {&wide, 3, 257, 1},  {&narrow, 1, 256, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        learner_config_t c = config_of(cases[i].s, cases[i].threads);
+        c.lanes_below_width = cases[i].below;
+        learner_t *L = learner_new(&c, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+        CU_ASSERT_EQUAL(learner_lanes(L), cases[i].lanes);
+        CU_ASSERT_EQUAL(learner_threads_used(L), cases[i].threads);
+        learner_free(L);
+    }
 }
 
 int main(void) {
     const test_case_t cases[] = {
-        {"box2d shape: 2, 3, 4 threads bit-identical to 1", test_box2d_shape},
+        {"box2d shape: 2, 3, 4 threads, lanes and cut, bit-identical to 1", test_box2d_shape},
         {"wide layers, state log-std, normalise: bit-identical", test_wide_shape},
         {"partial batch, her-sparse: bit-identical", test_partial_batch_her},
         {"pool runs each job on every thread, barrier holds", test_pool_runs_every_thread},
@@ -253,6 +285,7 @@ int main(void) {
         {"OpenBLAS path (SIMD off): bit-identical", test_openblas_path},
         {"a bad thread count is refused", test_bad_thread_count_refused},
         {"narrow networks run on one thread (pool_min_width)", test_pool_min_width},
+        {"two lanes below lanes_below_width, cut passes above", test_lanes_by_width},
         {NULL, NULL}};
     return test_run_suite("learner_threads", cases);
 }

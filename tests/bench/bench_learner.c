@@ -11,9 +11,10 @@
  * At 1 thread the same three figures over the thread's CPU time are added (cpu_updates_per_s,
  * cpu_sgemm_gflops, cpu_roofline_frac): with one BLAS thread all work runs on the calling thread,
  * so these stay meaningful when other processes load the machine (wall figures then drop).
- * Threads: the learner's own (learner_config_t.threads: each pass split between them), at 1, 2,
- * 4 and 8 up to the machine's cores, measured in alternating rounds; lines past 1 thread add
- * speedup_vs_1_thread. OpenBLAS, here also the 1-thread sgemm reference, stays single-threaded
+ * Threads: the learner's own (learner_config_t.threads, used at every width: pool_min_width 0;
+ * ant's passes cut between them, box2d's update run as two lanes, as lanes_below_width picks),
+ * at 1, 2, 4 and 8 up to the machine's cores, measured in alternating rounds; lines past 1 thread
+ * add speedup_vs_1_thread. OpenBLAS, here also the 1-thread sgemm reference, stays single-threaded
  * (its idle threads spin and would take the cores the learner's threads need). ODAC_THREADS=n
  * runs n only; ODAC_SHAPE=ant or box2d runs that shape only; ODAC_BLAS_THREADS=n gives OpenBLAS n
  * threads instead (lines add blas_threads), for comparison. */
@@ -101,6 +102,7 @@ static void bench_shape(const char *shape, const env_spec_t *spec, const int *th
         cfg.batch_size = BATCH;
         cfg.seed = 7;
         cfg.threads = threads[c];
+        cfg.pool_min_width = 0;
         if (!(L[c] = learner_new(&cfg, err, sizeof err))) {
             fprintf(stderr, "bench_learner: %s\n", err);
             exit(1);
