@@ -89,6 +89,26 @@ void nn_adam_step(nn_adam_t *a, float *params, const float *grads) {
     nn_adam_advance(a);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define MXCSR_FTZ_DAZ 0x8040u /* flush-to-zero (bit 15), denormals-are-zero (bit 6) */
+unsigned nn_denormals_flush(void) {
+    unsigned mode = _mm_getcsr();
+    _mm_setcsr(mode | MXCSR_FTZ_DAZ);
+    return mode;
+}
+void nn_denormals_restore(unsigned mode) {
+    _mm_setcsr(mode);
+}
+#else
+unsigned nn_denormals_flush(void) {
+    return 0;
+}
+void nn_denormals_restore(unsigned mode) {
+    (void)mode;
+}
+#endif
+
 void nn_polyak(float *target, const float *source, size_t n, float tau) {
     for (size_t i = 0; i < n; i++) target[i] = (1.0f - tau) * target[i] + tau * source[i];
 }

@@ -59,6 +59,7 @@ static void *worker_main(void *argp) {
     pool_arg_t arg = *(pool_arg_t *)argp;
     free(argp);
     nn_pool_t *p = arg.pool;
+    nn_denormals_flush(); /* as the learner's updates do on the caller (nn.h) */
     unsigned seen = 0;
     for (;;) {
         unsigned g;

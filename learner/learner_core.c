@@ -749,14 +749,16 @@ int learner_compute(learner_t *L, const learner_batch_t *b, const float *noise_p
         return -1;
     }
     learner_losses_t res;
+    unsigned fp_mode = nn_denormals_flush(); /* nn.h; restored for the caller */
     compute(L, b, noise_policy, noise_next, 0, &res);
+    nn_denormals_restore(fp_mode);
     if (out) *out = res;
     return 0;
 }
 
 /* ---- the update ---- */
 
-int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
+static int update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
     const learner_config_t *c = &L->cfg;
     if (check_batch(L, b, err, errcap)) return -1;
     int B = b->B, A = c->action_dim;
@@ -801,6 +803,13 @@ int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t err
     }
     L->updates++;
     return 0;
+}
+
+int learner_update(learner_t *L, const learner_batch_t *b, char *err, size_t errcap) {
+    unsigned fp_mode = nn_denormals_flush(); /* nn.h; restored for the caller */
+    int rc = update(L, b, err, errcap);
+    nn_denormals_restore(fp_mode);
+    return rc;
 }
 
 /* ---- accessors ---- */

@@ -137,7 +137,8 @@ long long learner_updates(const learner_t *L);
 
 /* One ODAC update (ODAC.md "One update"). Returns 0; or -1 with a message, the learner unchanged,
  * for a malformed batch (B outside [1, batch_size], NULL buffer, non-finite value) or when the
- * losses come out non-finite (divergence: the step is skipped). Allocates nothing. */
+ * losses come out non-finite (divergence: the step is skipped). Allocates nothing. Runs with
+ * denormals flushed to zero (nn_denormals_flush), the caller's mode restored on return. */
 int learner_update(learner_t *L, const learner_batch_t *batch, char *err, size_t errcap);
 
 /* ---- statistics: accumulated every update, summarised (and reset) on request ---- */

@@ -1,5 +1,6 @@
 /* test_nn_optim: Adam against values worked out by hand for three steps (and against the
- * textbook bias-corrected formula in double over many steps), and Polyak averaging. */
+ * textbook bias-corrected formula in double over many steps), Polyak averaging, and denormals
+ * flushed to zero on the calling thread only between nn_denormals_flush and its restore. */
 #include "nn.h"
 #include "testutil.h"
 #include <math.h>
@@ -88,12 +89,35 @@ static void test_polyak(void) {
     CU_ASSERT_EQUAL(memcmp(keep, target, sizeof keep), 0);
 }
 
+/* A product of normal floats whose exact value is a denormal: 0 while flushed, else the denormal.
+ * volatile keeps the compiler from folding it. */
+static float denormal_product(void) {
+    volatile float a = 1e-20f, b = 1e-20f;
+    return a * b;
+}
+
+static void test_denormals_flush(void) {
+    float before = denormal_product();
+    unsigned mode = nn_denormals_flush();
+    float flushed = denormal_product();
+    nn_denormals_restore(mode);
+    float after = denormal_product();
+    CU_ASSERT(before > 0.0f && before < 1.2e-38f);
+    CU_ASSERT_EQUAL(after, before);
+#if defined(__x86_64__) || defined(__i386__)
+    CU_ASSERT_EQUAL(flushed, 0.0f);
+#else
+    CU_ASSERT_EQUAL(flushed, before); /* a no-op elsewhere */
+#endif
+}
+
 int main(void) {
     const test_case_t cases[] = {
         {"adam defaults", test_adam_defaults},
         {"adam three steps by hand", test_adam_by_hand},
         {"adam vs textbook formula", test_adam_long_run},
         {"polyak", test_polyak},
+        {"denormals flushed, then restored", test_denormals_flush},
         {NULL, NULL},
     };
     return test_run_suite("nn_optim", cases);
