@@ -179,6 +179,15 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * -1,000). With 0.3, q_mean stays in [-8.9, -1.6] and seeds 1-4 end at 0.527, 0.433, 0.440, 0.465
  * (first met at 59k, 47k, 39k, 46k). Clipped targets and normalisation instead gave 0.509 on
  * seed 3 (q_mean down to -50).
+ *
+ * pool_min_width, where a local run's second core goes (the launcher gives the learner the cores
+ * its actor and shard leave; at 64,64 the learner's threads run the update as two lanes): it
+ * depends on how much of a core the actor takes at the learner's pace. Measured with
+ * bench_e2e_threads (one actor, one shard, 2 rounds of 60 s, a 2-core Xeon VM), updates/s with
+ * 1 learner thread against 2: box2d 2,437 against 3,323 (1.36x), window 2,105 against 2,384
+ * (1.13x), fetch-push 1,629 against 1,520 (0.93x: its 20 physics steps per env step keep the
+ * actor busy). So box2d and window use the threads at any width; fetch-push and the envs not
+ * measured (faucet, sawyer-push at 64,64) keep 256, and --pool-min-width overrides.
  */
 typedef struct {
     const char *name;
@@ -190,16 +199,18 @@ typedef struct {
     float model_std_min, model_std_max; /* bounds of the outcome model's std, goal units */
     float random_eps, action_noise;     /* exploration the actors are told */
     long long random_steps;             /* uniformly random first env steps of each actor */
+    int pool_min_width;                 /* threads used from this width up (learner_core.h) */
 } env_defaults_t;
 
 static const env_defaults_t env_table[] = {
-    /* name, hidden, auto scale, k, clamp, normalize, clip, std min, max, eps, noise, random */
-    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.3f, 7.389f, 0.0f, 0.0f, 1000},
-    {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f, 1000},
-    {"sawyer-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},
-    {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 20000},
-    {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},
-    {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000},
+    /* name, hidden, auto scale, k, clamp, normalize, clip, std min, max, eps, noise, random,
+     * pool min width */
+    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.3f, 7.389f, 0.0f, 0.0f, 1000, 0},
+    {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f, 1000, 256},
+    {"sawyer-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256},
+    {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 20000, 256},
+    {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 0},
+    {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256},
 };
 
 int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *err,
@@ -224,6 +235,7 @@ int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *
         cfg->explore_random_eps = e->random_eps;
         cfg->explore_action_noise = e->action_noise;
         cfg->explore_random_steps = e->random_steps;
+        cfg->pool_min_width = e->pool_min_width;
         return 0;
     }
     snprintf(err, errcap,

@@ -142,8 +142,9 @@ learner_t *learner_new(const learner_config_t *cfg, char *err, size_t errcap) {
     if (L->has_model) bad |= nn_mlp_work_init(&L->w_model, &L->model, B);
     int widest = learner_config_widest_hidden(c);
     if (!bad && c->threads > 1 && widest >= c->pool_min_width) {
-        L->pool = nn_pool_new(c->threads);
+        /* Two lanes need two threads: more would only spin. */
         L->lanes = widest < c->lanes_below_width;
+        L->pool = nn_pool_new(L->lanes ? 2 : c->threads);
         if (!L->pool) {
             snprintf(err, errcap, "learner: cannot start %d threads", c->threads);
             learner_free(L);

@@ -168,7 +168,7 @@ const float *learner_policy_params(const learner_t *L, size_t *n_params);
  * returns n, the number of linear layers. */
 int learner_policy_layers(const learner_t *L, int *sizes);
 /* Threads each update actually runs on: cfg.threads, or 1 where the networks are narrower than
- * cfg.pool_min_width. */
+ * cfg.pool_min_width, or 2 where they run as two lanes (cfg.lanes_below_width). */
 int learner_threads_used(const learner_t *L);
 /* 1 when those threads run the update as two lanes (cfg.lanes_below_width), 0 otherwise. */
 int learner_lanes(const learner_t *L);

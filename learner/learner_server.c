@@ -1009,7 +1009,7 @@ static int setup(server_t *s, int argc, char **argv, int *exit_code) {
     log_info("run %s: env %s, variant %s, hidden %s, batch %lld, %d shard(s), %d thread(s)%s%s%s; "
              "writing %s",
              o->run_id, o->env, o->variant, o->hidden, o->batch_size, s->n_shards,
-             narrow ? 1 : (int)o->threads, learner_lanes(s->learner) ? " as two lanes" : "",
+             learner_threads_used(s->learner), learner_lanes(s->learner) ? " as two lanes" : "",
              narrow && o->threads > 1 ? " (--threads applies from --pool-min-width units up)" : "",
              nn_simd_enabled() ? "" : " (OpenBLAS's: no AVX-512)", s->run_path);
     if (!o->run_token[0])

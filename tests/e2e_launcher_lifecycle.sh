@@ -76,16 +76,21 @@ printf '{"checkpoint-every": 4000, "log-every-s": 0.5}\n' >"$work/config.json"
 launch "$log" --run-id r --learner-config "$work/config.json"
 wait_for "training" 120 updates_over 100
 # The learner's threads: by default the cores left after one actor and one shard, which on any
-# machine is all of them (a quarter core and a tenth; capped at 64), used from 256-unit layers up:
-# box2d's 64,64 runs on one.
+# machine is all of them (a quarter core and a tenth; capped at 64), used at any width on box2d
+# (its pool-min-width is 0), where 64,64 runs as two lanes on two of them.
 threads_of() { grep -o '"threads":[[:space:]]*[0-9]*' "$work/r/variant.json" | grep -o '[0-9]*$'; }
 min_width_of() { grep -o '"pool-min-width":[[:space:]]*[0-9]*' "$work/r/variant.json" | grep -o '[0-9]*$'; }
 cores=$(nproc)
 [ "$cores" -gt 64 ] && cores=64
 [ "$(threads_of)" = "$cores" ] || fail "learner threads $(threads_of) by default, expected $cores (the cores)"
-[ "$(min_width_of)" = 256 ] || fail "pool-min-width $(min_width_of) by default, expected 256"
-grep -q "hidden 64,64, batch 256, 1 shard(s), 1 thread(s)" "$log" ||
-  fail "the learner's start line does not say that 64,64 runs on 1 thread"
+[ "$(min_width_of)" = 0 ] || fail "pool-min-width $(min_width_of) by default on box2d, expected 0"
+if [ "$cores" -ge 2 ]; then
+  grep -q "hidden 64,64, batch 256, 1 shard(s), 2 thread(s) as two lanes" "$log" ||
+    fail "the learner's start line does not say that 64,64 runs as two lanes on 2 threads"
+else
+  grep -q "hidden 64,64, batch 256, 1 shard(s), 1 thread(s)" "$log" ||
+    fail "the learner's start line does not say that 64,64 runs on 1 thread"
+fi
 for child in learner replay-0 actor-0; do
   n=$(count "started $child ")
   kill -TERM "$(pid_of "$child")"
