@@ -77,9 +77,9 @@ typedef struct {
      * after any number of updates are bit for bit those of 1 thread. */
     int threads;
     /* The pool is started only when the widest hidden layer (policy, critics, model) has at least
-     * this many units; narrower networks run on one thread whatever `threads` says (256: at 64,64
-     * a 2-thread pool gained 1.05x alone and cost a third of a local run's rate, its spinning
-     * workers taking the actor's core). 0: always. */
+     * this many units; narrower networks run on one thread whatever `threads` says. Default 256;
+     * per env (learner_config_for_env) 0 where a local run's actor leaves the learner a second
+     * core (box2d, window: measured there). 0: always. */
     int pool_min_width;
     /* How the pool's threads share an update: below this widest hidden layer, as two lanes, the
      * policy and the outcome model's passes and critic 1's on one thread, critic 2's on another,

@@ -133,7 +133,8 @@ static int build_table(learner_options_t *o, flag_t *t) {
       "CPUs without AVX-512 the products run on OpenBLAS with this many threads instead");
     F("pool-min-width", FLAG_INT, &o->pool_min_width, 0, 1e6,
       "use --threads only when the widest hidden layer has at least this many units, else one "
-      "thread (at 64,64 the threads take the actors' core; 0: always)");
+      "thread (per env: 0 on box2d and window; 256 elsewhere, where at 64,64 the actor needs the "
+      "second core; 0: always)");
     F("lanes-below-width", FLAG_INT, &o->lanes_below_width, 0, 1e6,
       "below this widest hidden layer the threads run the update as two lanes (each network "
       "pass whole on one thread: small networks gain); at or above it each pass is cut between "
