@@ -90,6 +90,8 @@ enum {
     COL_BUSY_PCT,
     COL_ACTOR_ENV_STEPS,
     COL_EPISODES_DROPPED,
+    COL_Q_MAX,
+    COL_Q_BOUND,
     N_FIXED_COLS
 };
 #define PROGRESS_MAX_COLS (N_FIXED_COLS + ENV_DIAG_MAX)
@@ -494,6 +496,8 @@ static const struct {
     [COL_BUSY_PCT] = {"learner_busy_pct", "%.1f"},
     [COL_ACTOR_ENV_STEPS] = {"actor_env_steps", "%.0f"},
     [COL_EPISODES_DROPPED] = {"episodes_dropped", "%.0f"},
+    [COL_Q_MAX] = {"q_max", "%.5g"},
+    [COL_Q_BOUND] = {"q_bound", "%.5g"},
 };
 
 /* The columns' names (n of them: the fixed ones, then the env's diagnostics). */
@@ -534,6 +538,10 @@ static void log_progress(server_t *s) {
     double ev_mean = s->have_eval ? s->last_eval.final_distance_mean : NAN;
     double ev_std = s->have_eval ? s->last_eval.final_distance_std : NAN;
     double ev_succ = s->have_eval ? s->last_eval.success_rate : NAN;
+    /* The most any value can be given the rewards (the clip's upper end at the scale in force):
+     * q_max above it is the critic overestimating, whether or not --clip-target is on. */
+    double q_lo, q_hi;
+    learner_target_bounds(learner_config(s->learner), sum.reward_scale.mean, &q_lo, &q_hi);
     char rejects[256];
     uint64_t timeouts = 0, refused = 0;
     for (int k = 0; k < s->n_shards; k++) {
@@ -567,6 +575,8 @@ static void log_progress(server_t *s) {
         [COL_BUSY_PCT] = busy_pct(s),
         [COL_ACTOR_ENV_STEPS] = (double)actor_env_steps(s),
         [COL_EPISODES_DROPPED] = (double)episodes_dropped(s),
+        [COL_Q_MAX] = sum.updates > 0 ? sum.q.max : NAN,
+        [COL_Q_BOUND] = sum.updates > 0 ? q_hi : NAN,
     };
     progress_row_t *row = &s->last_row;
     progress_names(s, row);

@@ -25,6 +25,17 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
            if (!("eval_hand_dist_mean" in col) || !("eval_handle_dist_mean" in col)) exit 1; next }
          $col["eval_hand_dist_mean"] ~ /^[0-9.]+$/ && $col["eval_handle_dist_mean"] ~ /^[0-9.]+$/ { ok = 1 }
          END { exit !ok }' "$csv" || { echo "FAIL: no evaluation diagnostics in progress.csv"; exit 1; }
+# The critic's bound beside its largest value: window's goal has 6 dims and its std floor is 0.05,
+# so q_bound = -c * 6 * (log 0.05 + log(2 pi) / 2) (12.46 at c = 1) on every row with updates,
+# and q_max (the largest Q of the period) is finite and not below q_mean.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
+           if (!("q_max" in col) || !("q_bound" in col)) { print "no q_max/q_bound columns"; bad = 1; exit }
+           next }
+         $col["updates"] > 0 && $col["q_max"] != "nan" {
+           n++; c = $col["reward_scale"]; want = -c * 6 * (log(0.05) + 0.5 * log(2 * 3.14159265358979))
+           if ($col["q_bound"] - want > 1e-3 || want - $col["q_bound"] > 1e-3) { print "q_bound " $col["q_bound"] " want " want; bad = 1 }
+           if ($col["q_max"] !~ /^-?[0-9.e+-]+$/ || $col["q_max"] + 0 < $col["q_mean"] + 0) { print "q_max " $col["q_max"] " q_mean " $col["q_mean"]; bad = 1 } }
+         END { exit bad || n == 0 }' "$csv" || { echo "FAIL: q_max/q_bound in progress.csv"; exit 1; }
 # Columns by name: env_steps, eval_distance_mean, q_mean.
 read -r best bad_q < <(awk -F, -v budget="$budget" '
   NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }

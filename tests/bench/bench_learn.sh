@@ -4,7 +4,8 @@
 # seed, and prints one JSON line per run:
 #   {"bench":"learn","env":..,"variant":..,"seed":..,"goal_mode":..,"env_steps":..,
 #    "final_distance":..,"success_rate":..,"env_steps_to_success":..,"minutes":..,"target":..,
-#    "met":..,"q_mean_max":..,"q_mean_min":..,"threads":..,"machine":".."}
+#    "met":..,"q_mean_max":..,"q_mean_min":..,"q_max":..,"q_max_over_bound":..,"threads":..,
+#    "machine":".."}
 # (plus "error":".." when odac run exits non-zero; the other fields are then what progress.csv
 # had, null where it had nothing).
 #
@@ -22,7 +23,10 @@
 # over the last 3 evaluations of the run (fewer if it had fewer); env_steps_to_success is the
 # env_steps of the first row at which the mean of the last 3 evaluations was below the target
 # (null if never); met = final_distance < target. q_mean_max/min are over the rows after the
-# first update (updates > 0; before that q_mean is the mean of nothing). minutes is the wall time
+# first update (updates > 0; before that q_mean is the mean of nothing); q_max is the largest
+# critic value of any row (column q_max) and q_max_over_bound the largest q_max - q_bound of a row
+# (q_bound: the most the rewards allow; above 0, the critic overestimated), null without those
+# columns. minutes is the wall time
 # of odac run.
 #
 # ant: the target (1.0) is meant for the torso xy distance, which env_ant.c reports only as a
@@ -100,7 +104,7 @@ json_str() {  # a JSON string literal of $1 (other control characters dropped)
 }
 
 # summarize CSV TARGET ENV: prints "env_steps final_distance success_rate env_steps_to_success
-# q_mean_max q_mean_min", each a number or null.
+# q_mean_max q_mean_min q_max q_max_over_bound", each a number or null.
 summarize() {
   awk -F, -v target="$2" -v env="$3" '
     function isnum(v) { return v != "" && tolower(v) !~ /nan/ }
@@ -114,6 +118,7 @@ summarize() {
       }
       scol = col["eval_success_rate"]; vcol = col["eval_policy_version"]
       ecol = col["env_steps"]; qcol = col["q_mean"]; ucol = col["updates"]
+      xcol = col["q_max"]; bcol = col["q_bound"]
       next
     }
     {
@@ -122,6 +127,11 @@ summarize() {
         if (!nq || $qcol + 0 > qmax) qmax = $qcol + 0
         if (!nq || $qcol + 0 < qmin) qmin = $qcol + 0
         nq++
+      }
+      if (xcol && bcol && isnum($xcol) && isnum($bcol) && (!ucol || $ucol > 0)) {
+        if (!nx || $xcol + 0 > xmax) xmax = $xcol + 0
+        if (!nx || $xcol - $bcol > over) over = $xcol - $bcol
+        nx++
       }
       if (!dcol || !isnum($dcol)) next
       key = vcol ? $vcol : $dcol "," $scol
@@ -133,9 +143,10 @@ summarize() {
     END {
       k = n < 3 ? n : 3; sd = 0; ss = 0
       for (i = n - k + 1; i <= n; i++) { sd += d[i]; ss += s[i] }
-      printf "%s %s %s %s %s %s\n", have_steps ? steps : "null", k ? fmt(sd / k) : "null",
+      printf "%s %s %s %s %s %s %s %s\n", have_steps ? steps : "null", k ? fmt(sd / k) : "null",
         k ? fmt(ss / k) : "null", to_success == "" ? "null" : to_success,
-        nq ? fmt(qmax) : "null", nq ? fmt(qmin) : "null"
+        nq ? fmt(qmax) : "null", nq ? fmt(qmin) : "null", nx ? fmt(xmax) : "null",
+        nx ? fmt(over) : "null"
     }' "$1"
 }
 
@@ -165,9 +176,9 @@ while read -r env variant goal target budget; do
     minutes=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 60 }')
     csv="$work/$id/progress.csv"
     if [ -s "$csv" ]; then
-      read -r steps final succ to_succ qmax qmin < <(summarize "$csv" "$target" "$env")
+      read -r steps final succ to_succ qmax qmin qbig qover < <(summarize "$csv" "$target" "$env")
     else
-      steps=null final=null succ=null to_succ=null qmax=null qmin=null
+      steps=null final=null succ=null to_succ=null qmax=null qmin=null qbig=null qover=null
     fi
     met=false
     if [ "$final" != null ] && awk -v f="$final" -v t="$target" 'BEGIN { exit !(f < t) }'; then
@@ -183,8 +194,8 @@ while read -r env variant goal target budget; do
       last=$(grep -v '^[[:space:]]*$' "$work/$id.out" | tail -n 1 || true)
       error=$(printf ',"error":%s' "$(json_str "odac run exited $rc: $last")")
     fi
-    printf '{"bench":"learn","env":"%s","variant":"%s","seed":%s,"goal_mode":"%s","env_steps":%s,"final_distance":%s,"success_rate":%s,"env_steps_to_success":%s,"minutes":%s,"target":%s,"met":%s,"q_mean_max":%s,"q_mean_min":%s,"threads":%s,"machine":%s%s}\n' \
+    printf '{"bench":"learn","env":"%s","variant":"%s","seed":%s,"goal_mode":"%s","env_steps":%s,"final_distance":%s,"success_rate":%s,"env_steps_to_success":%s,"minutes":%s,"target":%s,"met":%s,"q_mean_max":%s,"q_mean_min":%s,"q_max":%s,"q_max_over_bound":%s,"threads":%s,"machine":%s%s}\n' \
       "$env" "$variant" "$seed" "$goal" "$steps" "$final" "$succ" "$to_succ" "$minutes" \
-      "$target" "$met" "$qmax" "$qmin" "$threads" "$(json_str "$machine")" "$error"
+      "$target" "$met" "$qmax" "$qmin" "$qbig" "$qover" "$threads" "$(json_str "$machine")" "$error"
   done
 done <<<"$table"
