@@ -26,8 +26,7 @@
 # first update (updates > 0; before that q_mean is the mean of nothing); q_max is the largest
 # critic value of any row (column q_max) and q_max_over_bound the largest q_max - q_bound of a row
 # (q_bound: the most the rewards allow; above 0, the critic overestimated), null without those
-# columns. minutes is the wall time
-# of odac run.
+# columns. minutes is the wall time of odac run.
 #
 # ant: the target (1.0) is meant for the torso xy distance, which env_ant.c reports only as a
 # diagnostic ("xy_distance") that neither the eval report nor progress.csv carries today. The
