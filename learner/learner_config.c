@@ -181,14 +181,15 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * seed 3 (q_mean down to -50).
  *
  * box2d keeps clip_target off, although its critic overestimates: with 0.3 the rewards allow no
- * value above 0.57 (learner_target_bounds), yet the final critics of seeds 1-8 valued the goal
- * (3.5, 2) at 1.2-4.1 and the wall at (4, 2), 0.5 past it, higher still, and 7 of 8 final
- * policies ended pressed against that wall (0.50-0.57 from the goal: inside 0.6 when y ~ 2).
- * Clipped targets brought the values to 0.52-0.60; 4 of 8 policies then stopped near the goal
- * (0.07-0.25 at the episode's end), exactly those whose critic ranked it above the wall. Over
- * seeds 1-8 the target was met 6 times clipped against 7 without (means 0.40 and 0.55); clipped
- * with a floor of 0.2, 6 times (mean 0.61). So the default stays, and q_max/q_bound in
- * progress.csv show the overestimation.
+ * value above 0.57 (learner_target_bounds) and the entropy bonus at most about alpha H / (1 -
+ * gamma), 0.48-1.0 at the goal (3.5, 2) for the final policies; yet 7 of the final critics of seeds
+ * 1-8 valued the goal 0.18-2.5 above both, all 8 valued the wall at (4, 2), 0.5 past it, higher
+ * still, and 7 of 8 final policies ended pressed against that wall (0.50-0.57 from the goal:
+ * inside 0.6 when y ~ 2). Clipped targets brought the values to 0.52-0.60; 4 of 8 policies then
+ * stopped near the goal (0.07-0.25 at the episode's end), exactly those whose critic ranked it
+ * above the wall. Over seeds 1-8 the target was met 6 times clipped against 7 without (means 0.40
+ * and 0.55); clipped with a floor of 0.2, 6 times (mean 0.61). So the default stays, and
+ * q_max/q_bound in progress.csv show the overestimation.
  *
  * pool_min_width, where a local run's second core goes (the launcher gives the learner the cores
  * its actor and shard leave; at 64,64 the learner's threads run the update as two lanes): it
