@@ -332,6 +332,7 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.reward_scale_auto, 0);
     CU_ASSERT_EQUAL(c.clamp_discount, 1); /* project choice, learner_config.c */
     CU_ASSERT_DOUBLE_EQUAL(c.model_log_std_min, log(0.3), 1e-6); /* measured, learner_config.c */
+    CU_ASSERT_DOUBLE_EQUAL(c.gamma, 0.95, 1e-7);                 /* measured, learner_config.c */
     env_spec_t fetch = {.name = "fetch-push",
                         .obs_dim = 25,
                         .goal_dim = 3,
@@ -341,6 +342,7 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.clamp_discount, 0); /* window's settings, measured: learner_config.c */
     CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_EQUAL(c.explore_random_steps, 20000);
+    CU_ASSERT_DOUBLE_EQUAL(c.gamma, 0.99, 1e-7); /* the paper's, after box2d's 0.95 */
     /* window: the unclamped target (its clamped optimum is the hand-only plateau), c = 1, a std
      * floor of 0.05 and exploration (measured, learner_config.c) */
     env_spec_t window = {
