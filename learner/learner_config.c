@@ -214,7 +214,8 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * 0.041, worst 0.064) against 0.99's 0.120, 0.047, 0.032, 0.021, 0.020, 0.095, 0.024, 0.127 (5
  * of 8, mean 0.061, worst 0.127); fetch-push 0.020, 0.033, 0.007 against 0.029, 0.050, 0.022;
  * faucet 0.014, 0.034, 0.009 and sawyer-push 0.027, 0.017, 0.018 (3 of 3, as at 0.99);
- * fetch-push her-sparse 0.022, 0.015, 0.029 at 300k (3 of 3, as at 0.99). Ant keeps 0.99: its
+ * fetch-push her-sparse 0.022, 0.015, 0.029 at 300k (3 of 3, as at 0.99) and, with random
+ * goals, 0.024, 0.015, 0.020 at 500k against 0.036, 0.024, 0.035. Ant keeps 0.99: its
  * 1M-step runs take two hours here and 0.95 is not measured on it.
  *
  * pool_min_width, where a local run's second core goes (the launcher gives the learner the cores
