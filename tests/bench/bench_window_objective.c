@@ -5,11 +5,12 @@
  * Each trajectory's value at its start is computed with the learner's own discount
  * (learner_dynamic_discount) and KL (learner_bernoulli_kl) by the backup of ODAC.md step 5,
  * y_t = (1 - gq) r_t - KL(gq || gamma) + gq y_{t+1}, with nothing after the horizon, a perfect
- * outcome model N(g; phi(s_{t+1}), sigma^2 I) (r_t its log density), scale c = 1 and gamma 0.99,
- * once with gq clamped to gamma (--clamp-discount, the robot tasks' default) and once with the
- * optimal gq (the soft-max backup). One JSON line per sigma and trajectory:
- *   {"bench":"window_objective","sigma":..,"trajectory":..,"final_distance":..,"hand":..,
- *    "handle":..,"value_clamped":..,"value_softmax":..,"threads":1,"machine":..}
+ * outcome model N(g; phi(s_{t+1}), sigma^2 I) (r_t its log density) and scale c = 1, at the
+ * paper's gamma 0.99 and at window's default 0.95, once with gq clamped to gamma
+ * (--clamp-discount) and once with the optimal gq (the soft-max backup, window's default). One
+ * JSON line per gamma, sigma and trajectory:
+ *   {"bench":"window_objective","gamma":..,"sigma":..,"trajectory":..,"final_distance":..,
+ *    "hand":..,"handle":..,"value_clamped":..,"value_softmax":..,"threads":1,"machine":..}
  * Deterministic: the env's fixed start, no noise. */
 #include "benchutil.h"
 #include "env.h"
@@ -21,7 +22,6 @@
 #include <string.h>
 
 #define DIM 6
-#define GAMMA 0.99
 
 typedef struct {
     const char *name;
@@ -29,11 +29,11 @@ typedef struct {
 } trajectory_t;
 
 /* Value at the start of one reward sequence by the backward backup (see the file comment). */
-static double backup_value(const double *r, int T, int clamp) {
+static double backup_value(const double *r, int T, double gamma, int clamp) {
     double y = -1e300; /* nothing after the horizon: the last step terminates (gq = 0) */
     for (int t = T - 1; t >= 0; t--) {
-        double gq = learner_dynamic_discount(r[t], y, GAMMA, clamp);
-        double kl = learner_bernoulli_kl(gq, GAMMA);
+        double gq = learner_dynamic_discount(r[t], y, gamma, clamp);
+        double kl = learner_bernoulli_kl(gq, gamma);
         y = (1.0 - gq) * r[t] - kl + (gq > 0.0 ? gq * y : 0.0);
     }
     return y;
@@ -47,6 +47,7 @@ int main(void) {
                                   {"push handle to x 0.16, then hand to goal", 0.16f},
                                   {"close fully (x 0.115), then hand to goal", 0.115f}};
     const double sigmas[] = {0.01, 0.05};
+    const double gammas[] = {0.99, 0.95}; /* the paper's; window's default */
     for (size_t k = 0; k < sizeof sigmas / sizeof sigmas[0]; k++) {
         double sigma = sigmas[k];
         for (size_t j = 0; j < sizeof trajs / sizeof trajs[0]; j++) {
@@ -80,11 +81,14 @@ int main(void) {
                 }
                 r[t] = lp;
             }
-            printf("{\"bench\":\"window_objective\",\"sigma\":%g,\"trajectory\":\"%s\","
-                   "\"final_distance\":%.4f,\"hand\":%.4f,\"handle\":%.4f,\"value_clamped\":%.3f,"
-                   "\"value_softmax\":%.3f,\"threads\":1,\"machine\":\"%s\"}\n",
-                   sigma, trajs[j].name, info.distance, info.diag[0], info.diag[1],
-                   backup_value(r, spec->horizon, 1), backup_value(r, spec->horizon, 0), machine);
+            for (size_t m = 0; m < sizeof gammas / sizeof gammas[0]; m++)
+                printf("{\"bench\":\"window_objective\",\"gamma\":%g,\"sigma\":%g,"
+                       "\"trajectory\":\"%s\",\"final_distance\":%.4f,\"hand\":%.4f,"
+                       "\"handle\":%.4f,\"value_clamped\":%.3f,\"value_softmax\":%.3f,"
+                       "\"threads\":1,\"machine\":\"%s\"}\n",
+                       gammas[m], sigma, trajs[j].name, info.distance, info.diag[0], info.diag[1],
+                       backup_value(r, spec->horizon, gammas[m], 1),
+                       backup_value(r, spec->horizon, gammas[m], 0), machine);
             free(r);
             env_free(env);
         }
