@@ -286,6 +286,12 @@ Odac__SampleRequest *wire_decode_sample_request(const void *data, size_t len, wi
     if (msg->batch_size < 1 || msg->batch_size > WIRE_MAX_BATCH)
         REJECT(WIRE_REJECT_OVERSIZED, "sample request: batch size %u outside [1, %u]",
                msg->batch_size, WIRE_MAX_BATCH);
+    if (!isfinite(msg->samples_per_insert))
+        REJECT(WIRE_REJECT_NONFINITE, "sample request: samples per insert is %g",
+               msg->samples_per_insert);
+    if (msg->samples_per_insert < 0 || msg->samples_per_insert > WIRE_MAX_SAMPLES_PER_INSERT)
+        REJECT(WIRE_REJECT_OVERSIZED, "sample request: samples per insert %g outside [0, %g]",
+               msg->samples_per_insert, WIRE_MAX_SAMPLES_PER_INSERT);
     return msg;
 fail:
     if (msg) odac__sample_request__free_unpacked(msg, NULL);

@@ -13,6 +13,9 @@
 #define WIRE_PROTOCOL_VERSION 1u
 #define WIRE_MAX_MESSAGE_BYTES (64u << 20) /* larger payloads are refused before decoding */
 #define WIRE_MAX_BATCH 65536u
+/* Largest rate-limiter ratio a sample request may carry: 64 updates per env step at the largest
+ * batch. */
+#define WIRE_MAX_SAMPLES_PER_INSERT (64.0 * WIRE_MAX_BATCH)
 #define WIRE_MAX_PARTS 4
 #define WIRE_TAG_MAX 32
 /* Frame limits of the small messages (ZMQ_MAXMSGSIZE of the sockets that carry only them, and

@@ -79,6 +79,7 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->explore_random_eps = 0.0f;
     cfg->explore_action_noise = 0.0f;
     cfg->explore_random_steps = 1000;
+    cfg->updates_per_step = 1.0f;
     cfg->seed = 0;
     cfg->threads = 1;
     cfg->pool_min_width = 256;
@@ -244,17 +245,18 @@ typedef struct {
     long long random_steps;             /* uniformly random first env steps of each actor */
     int pool_min_width;                 /* threads used from this width up (learner_core.h) */
     float gamma;                        /* the prior discount */
+    float updates_per_step;             /* the replay ratio (learner_core.h) */
 } env_defaults_t;
 
 static const env_defaults_t env_table[] = {
     /* name, hidden, auto scale, k, clamp, normalize, clip, std min, max, eps, noise, random,
-     * pool min width, gamma */
-    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.3f, 7.389f, 0.0f, 0.0f, 1000, 0, 0.95f},
-    {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f, 1000, 256, 0.99f},
-    {"sawyer-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256, 0.95f},
-    {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 20000, 256, 0.95f},
-    {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 0, 0.95f},
-    {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256, 0.95f},
+     * pool min width, gamma, updates per env step */
+    {"box2d", 64, 64, 0, 1.0f, 1, 0, 0, 0.3f, 7.389f, 0.0f, 0.0f, 1000, 0, 0.95f, 1.0f},
+    {"ant", 400, 300, 1, 100.0f, 1, 1, 1, 0.1353f, 7.389f, 0.0f, 0.0f, 1000, 256, 0.99f, 1.0f},
+    {"sawyer-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256, 0.95f, 1.0f},
+    {"fetch-push", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 20000, 256, 0.95f, 1.0f},
+    {"window", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 0, 0.95f, 2.0f},
+    {"faucet", 64, 64, 0, 1.0f, 0, 1, 1, 0.05f, 1.0f, 0.3f, 0.2f, 1000, 256, 0.95f, 1.0f},
 };
 
 int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *err,
@@ -279,6 +281,7 @@ int learner_config_for_env(learner_config_t *cfg, const env_spec_t *spec, char *
         cfg->explore_random_eps = e->random_eps;
         cfg->explore_action_noise = e->action_noise;
         cfg->explore_random_steps = e->random_steps;
+        cfg->updates_per_step = e->updates_per_step;
         cfg->pool_min_width = e->pool_min_width;
         cfg->gamma = e->gamma;
         return 0;
@@ -379,6 +382,8 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
             "explore_action_noise", "%g", (double)cfg->explore_action_noise, "must be in [0, 10]");
     REQUIRE(cfg->explore_random_steps >= 0 && cfg->explore_random_steps <= 1000000000000LL,
             "explore_random_steps", "%lld", cfg->explore_random_steps, "0 to 1e12");
+    REQUIRE(cfg->updates_per_step >= 0.01f && cfg->updates_per_step <= 64.0f, "updates_per_step",
+            "%g", (double)cfg->updates_per_step, "0.01 to 64");
     REQUIRE(cfg->threads >= 1 && cfg->threads <= NN_POOL_MAX_THREADS, "threads", "%d", cfg->threads,
             "1 to 64");
     REQUIRE(cfg->pool_min_width >= 0 && cfg->pool_min_width <= 1000000, "pool_min_width", "%d",

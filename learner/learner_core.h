@@ -71,6 +71,10 @@ typedef struct {
      * the policy's sampled action (then clipped to the action bounds). */
     float explore_random_eps, explore_action_noise;
     long long explore_random_steps; /* actors' uniformly random first env steps */
+    /* Updates per env step the replay shards' rate limiters hold the run to: every sample
+     * request carries updates_per_step x batch_size sampled transitions per inserted one, which
+     * shards started without their own --samples-per-insert follow. 1: the paper's. */
+    float updates_per_step;
     uint64_t seed;
     /* Threads of one update (the caller's included): each network pass and the optimizer steps
      * are split between them with every sum kept whole (nn_mlp_work_set_pool), so the weights

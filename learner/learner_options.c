@@ -106,6 +106,9 @@ static int build_table(learner_options_t *o, flag_t *t) {
       "actors: std of Gaussian noise added to sampled actions");
     F("random-steps", FLAG_INT, &o->random_steps, 0, 1e12,
       "actors: uniformly random actions for each actor's first K env steps");
+    F("updates-per-step", FLAG_DOUBLE, &o->updates_per_step, 0.01, 64,
+      "updates per env step the replay shards hold the run to (shards without their own "
+      "--samples-per-insert)");
     F("publish-every", FLAG_INT, &o->publish_every, 1, 1e9, "updates between weight broadcasts");
     F("checkpoint-every", FLAG_INT, &o->checkpoint_every, 1, 1e12, "updates between checkpoints");
     F("prefetch", FLAG_INT, &o->prefetch, 1, LEARNER_MAX_PREFETCH,
@@ -171,6 +174,7 @@ static void options_from_config(learner_options_t *o, const learner_config_t *c)
     o->random_eps = c->explore_random_eps;
     o->action_noise = c->explore_action_noise;
     o->random_steps = c->explore_random_steps;
+    o->updates_per_step = c->updates_per_step;
     o->threads = c->threads;
     o->pool_min_width = c->pool_min_width;
     o->lanes_below_width = c->lanes_below_width;
@@ -219,6 +223,7 @@ static int config_from_options(learner_config_t *c, const learner_options_t *o, 
     c->explore_random_eps = (float)o->random_eps;
     c->explore_action_noise = (float)o->action_noise;
     c->explore_random_steps = o->random_steps;
+    c->updates_per_step = (float)o->updates_per_step;
     c->threads = (int)o->threads;
     c->pool_min_width = (int)o->pool_min_width;
     c->lanes_below_width = (int)o->lanes_below_width;

@@ -30,6 +30,7 @@ typedef struct {
     double model_std_max;
     double norm_clip, random_eps, action_noise;
     long long random_steps;
+    double updates_per_step;
 } learner_options_t;
 
 /* Parses a learner command line (argv[0] skipped) into o, cfg and spec; table (room for

@@ -177,6 +177,7 @@ static int request_batches(server_t *s) {
             req.protocol_version = WIRE_PROTOCOL_VERSION;
             req.request_id = ++s->request_id;
             req.batch_size = (uint32_t)s->o.batch_size;
+            req.samples_per_insert = s->o.updates_per_step * (double)s->o.batch_size;
             req.timeout_ms = (uint32_t)(s->o.request_timeout_s * 1000);
             if (wire_send(sh->sock, NULL, WIRE_TAG_SAMPLE_REQUEST, &req.base, ZMQ_DONTWAIT) != 0)
                 break; /* shard not connected yet: try again on the next pass */

@@ -38,7 +38,8 @@ int main(int argc, char **argv) {
         {"min-size", FLAG_INT, &min_size, 0, 1e10, "inserted transitions before sampling"},
         {"samples-per-insert", FLAG_DOUBLE, &samples_per_insert, -1, 1e9,
          "target sampled transitions per inserted transition (256 = one batch-256 update per "
-         "env step); <= 0 turns the ratio limit off"},
+         "env step); <= 0 turns the ratio limit off. Unset: 256 until the first sample request, "
+         "then the ratio the learner's requests carry (its --updates-per-step x batch size)"},
         {"tolerance", FLAG_DOUBLE, &tolerance, 0, 1e15,
          "rate-limiter band half-width in sampled transitions; 0: "
          "max(4 * samples-per-insert * horizon, max-batch)"},
@@ -135,6 +136,7 @@ int main(int argc, char **argv) {
     sc->capacity = capacity;
     sc->min_size = min_size;
     sc->samples_per_insert = samples_per_insert;
+    cfg.follow_learner_ratio = !flags_was_set(flags, n_flags, "samples-per-insert");
     sc->max_batch = (int)max_batch;
     sc->tolerance = tolerance;
     sc->future_p = (float)future_p;

@@ -21,6 +21,26 @@ int replay_ratelimit_init(replay_ratelimit_t *rl, double samples_per_insert, dou
     return 0;
 }
 
+int replay_ratelimit_set_ratio(replay_ratelimit_t *rl, double samples_per_insert, double tolerance,
+                               char *err, size_t errcap) {
+    if (!isfinite(samples_per_insert) || !isfinite(tolerance) || tolerance < 0) {
+        snprintf(err, errcap,
+                 "rate limiter: need finite samples_per_insert and tolerance >= 0 (got %g, %g)",
+                 samples_per_insert, tolerance);
+        return -1;
+    }
+    double keep = replay_ratelimit_excess(rl);
+    int rebase = rl->samples_per_insert > 0 && samples_per_insert > 0 &&
+                 rl->inserted >= (uint64_t)rl->min_size;
+    rl->samples_per_insert = samples_per_insert;
+    rl->tolerance = tolerance;
+    if (rebase) { /* sampled such that the new excess equals the old one (never below 0) */
+        double s = samples_per_insert * ((double)rl->inserted - (double)rl->min_size) - keep;
+        rl->sampled = s > 0 ? (uint64_t)llround(s) : 0;
+    }
+    return 0;
+}
+
 double replay_ratelimit_excess(const replay_ratelimit_t *rl) {
     return rl->samples_per_insert * ((double)rl->inserted - (double)rl->min_size) -
            (double)rl->sampled;

@@ -33,6 +33,11 @@ int replay_ratelimit_init(replay_ratelimit_t *rl, double samples_per_insert, dou
 int replay_ratelimit_can_sample(const replay_ratelimit_t *rl, int B);
 /* 1 when the next insert may be read now. */
 int replay_ratelimit_can_insert(const replay_ratelimit_t *rl);
+/* Moves to a new ratio and band half-width, keeping the excess (credit - offset) where it was
+ * once min_size transitions are in, so a change neither releases a burst of samples nor holds
+ * the sampler back for updates it already did. 0, or -1 with a message for bad values. */
+int replay_ratelimit_set_ratio(replay_ratelimit_t *rl, double samples_per_insert, double tolerance,
+                               char *err, size_t errcap);
 void replay_ratelimit_on_insert(replay_ratelimit_t *rl, int64_t transitions);
 void replay_ratelimit_on_sample(replay_ratelimit_t *rl, int64_t transitions);
 /* credit - offset (0 at the band's centre); for logs and tests. */

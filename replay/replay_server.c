@@ -206,6 +206,20 @@ static int pending_from(replay_server_t *s, zmq_msg_t *identity) {
     return 0;
 }
 
+/* Takes the learner's ratio (a validated request's) when this shard follows it. */
+static void follow_ratio(replay_server_t *s, double samples_per_insert) {
+    if (!s->cfg.follow_learner_ratio || samples_per_insert <= 0 ||
+        samples_per_insert == s->shard->cfg.samples_per_insert)
+        return;
+    char err[256];
+    if (replay_shard_set_ratio(s->shard, samples_per_insert, err, sizeof err) != 0) {
+        log_warn("%s", err);
+        return;
+    }
+    log_info("rate limiter: %g samples per insert (the learner's), tolerance %g",
+             s->shard->cfg.samples_per_insert, s->shard->limiter.tolerance);
+}
+
 static void handle_request(replay_server_t *s, wire_msg_t *m) {
     char tag[WIRE_TAG_MAX], err[256];
     if (m->n_parts < 2 || m->n_parts > 3 || m->dropped_parts) {
@@ -248,6 +262,7 @@ static void handle_request(replay_server_t *s, wire_msg_t *m) {
         odac__sample_request__free_unpacked(req, NULL);
         return;
     }
+    follow_ratio(s, req->samples_per_insert);
     pending_t *p = &s->pending[(s->pending_head + s->pending_count) % s->cfg.max_pending];
     zmq_msg_init(&p->identity);
     zmq_msg_move(&p->identity, &m->part[0]);
@@ -617,6 +632,8 @@ int replay_server_run(replay_server_t *s) {
              c->shard_id, c->dims.env_name, c->dims.obs_dim, c->dims.goal_dim, c->dims.action_dim,
              c->dims.horizon, ins, smp, (long long)c->capacity, (long long)c->min_size,
              c->samples_per_insert, s->shard->limiter.tolerance, c->future_p, c->env_goal_p);
+    if (s->cfg.follow_learner_ratio)
+        log_info("the rate limiter follows the ratio the learner's sample requests carry");
     pump(s); /* anything queued before the loop started */
     while (!s->stopping) uv_run(&s->loop, UV_RUN_DEFAULT);
     return s->final_rc;

@@ -26,6 +26,10 @@ typedef struct {
     int insert_hwm;     /* PULL receive high-water mark, in messages */
     char heartbeat_file[512]; /* touched from the loop every few seconds; empty: none */
     char keys_dir[512];       /* CURVE keys (common/curve.h); empty: none */
+    /* 1: the rate limiter takes the ratio sample requests carry (the learner's updates per env
+     * step x batch size) in place of shard.samples_per_insert, which then holds only until the
+     * first such request. 0 (default): the shard keeps its own. */
+    int follow_learner_ratio;
 } replay_server_config_t;
 
 /* Defaults for everything but the shard's dims and the bind addresses. */

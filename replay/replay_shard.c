@@ -52,7 +52,8 @@ replay_shard_t *replay_shard_new(const replay_shard_config_t *cfg, char *err, si
         return NULL;
     }
     replay_shard_config_t c = *cfg;
-    if (c.tolerance <= 0) c.tolerance = replay_default_tolerance(&c);
+    int tolerance_auto = c.tolerance <= 0;
+    if (tolerance_auto) c.tolerance = replay_default_tolerance(&c);
     cfg = &c;
     if (cfg->samples_per_insert > 0 && cfg->tolerance < cfg->max_batch / 2.0) {
         snprintf(err, errcap,
@@ -67,6 +68,7 @@ replay_shard_t *replay_shard_new(const replay_shard_config_t *cfg, char *err, si
         return NULL;
     }
     s->cfg = *cfg;
+    s->tolerance_auto = tolerance_auto;
     s->store = new_store(cfg, err, errcap);
     if (!s->store) goto fail;
     if (replay_ratelimit_init(&s->limiter, cfg->samples_per_insert, cfg->tolerance, cfg->min_size,
@@ -145,6 +147,21 @@ int replay_shard_can_sample(const replay_shard_t *s, int B) {
 
 int replay_shard_can_insert(const replay_shard_t *s) {
     return replay_ratelimit_can_insert(&s->limiter);
+}
+
+int replay_shard_set_ratio(replay_shard_t *s, double samples_per_insert, char *err, size_t errcap) {
+    if (!(samples_per_insert > 0)) {
+        snprintf(err, errcap, "replay shard: samples per insert %g must be above 0",
+                 samples_per_insert);
+        return -1;
+    }
+    replay_shard_config_t c = s->cfg;
+    c.samples_per_insert = samples_per_insert;
+    if (s->tolerance_auto) c.tolerance = replay_default_tolerance(&c);
+    if (replay_ratelimit_set_ratio(&s->limiter, c.samples_per_insert, c.tolerance, err, errcap))
+        return -1;
+    s->cfg = c;
+    return 0;
 }
 
 int replay_shard_sample(replay_shard_t *s, int B, char *err, size_t errcap) {

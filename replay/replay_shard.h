@@ -45,6 +45,7 @@ typedef struct {
     replay_shard_config_t cfg;
     replay_store_t *store;
     replay_ratelimit_t limiter;
+    int tolerance_auto; /* cfg.tolerance was the default: it follows the ratio */
     rng_t rng;
     replay_shard_counters_t counters;
     replay_shard_batch_t batch; /* the buffers sample() fills */
@@ -70,6 +71,11 @@ void replay_shard_count_reject(replay_shard_t *shard, wire_reject_t reason);
 /* 1 when a batch of B may be served now (the store is not empty and the limiter allows it). */
 int replay_shard_can_sample(const replay_shard_t *shard, int B);
 int replay_shard_can_insert(const replay_shard_t *shard);
+/* Moves the rate limiter to a new ratio (sampled transitions per inserted one, > 0), keeping its
+ * excess (replay_ratelimit_set_ratio); a default tolerance follows the ratio. 0, or -1 with a
+ * message. */
+int replay_shard_set_ratio(replay_shard_t *shard, double samples_per_insert, char *err,
+                           size_t errcap);
 /* Samples B <= max_batch relabeled transitions into shard->batch; 0, or -1 with a message. */
 int replay_shard_sample(replay_shard_t *shard, int B, char *err, size_t errcap);
 

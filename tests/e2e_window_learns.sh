@@ -19,6 +19,12 @@ budget=100000
   --base-port "$port" </dev/null || { echo "FAIL: launcher exited with $?"; tail -n 50 "$work"/e2e/logs/*.log; exit 1; }
 csv="$work/e2e/progress.csv"
 [ -s "$csv" ] || { echo "FAIL: no progress.csv"; exit 1; }
+# Window trains at 2 updates per env step: the learner's sample requests carry 2 x 256 and the
+# shard (started without --samples-per-insert) holds the run to it.
+grep -q '"updates-per-step":[[:space:]]*2' "$work/e2e/variant.json" ||
+  { echo "FAIL: variant.json does not say updates-per-step 2"; exit 1; }
+grep -q "rate limiter: 512 samples per insert (the learner's)" "$work/e2e/logs/replay-0.log" ||
+  { echo "FAIL: the shard did not take the learner's ratio"; tail -n 20 "$work/e2e/logs/replay-0.log"; exit 1; }
 tail -n 5 "$csv"
 # The env's diagnostics travel with each evaluation into their own columns.
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i

@@ -325,6 +325,7 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.clamp_discount, 1);
     CU_ASSERT_DOUBLE_EQUAL(c.her_eps, 0.7, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.gamma, 0.99, 1e-7); /* the paper's: 0.95 not measured on ant */
+    CU_ASSERT_DOUBLE_EQUAL(c.updates_per_step, 1.0, 0.0); /* the paper's */
     CU_ASSERT_EQUAL(learner_config_validate(&c, err, sizeof err), 0);
     env_spec_t box = {
         .name = "box2d", .obs_dim = 2, .goal_dim = 2, .action_dim = 2, .success_threshold = 0.5f};
@@ -355,6 +356,8 @@ static void test_config(void) {
     CU_ASSERT_DOUBLE_EQUAL(c.model_log_std_min, log(0.05), 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(c.gamma, 0.95, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(c.updates_per_step, 2.0, 0.0); /* measured, learner_config.c */
     CU_ASSERT_EQUAL(learner_config_validate(&c, err, sizeof err), 0);
     env_spec_t sawyer = {.name = "sawyer-push",
                          .obs_dim = 4,
@@ -372,6 +375,7 @@ static void test_config(void) {
     CU_ASSERT_DOUBLE_EQUAL(c.model_log_std_min, log(0.05), 1e-6);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_random_eps, 0.3, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(c.updates_per_step, 1.0, 0.0);
     env_spec_t bad = {.name = "pong", .obs_dim = 2, .goal_dim = 2, .action_dim = 2};
     CU_ASSERT_EQUAL(learner_config_for_env(&c, &bad, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "pong"));
@@ -389,6 +393,9 @@ static void test_config(void) {
     t = ok, t.reward_scale = -1.0f, expect_invalid(t, "reward_scale");
     t = ok, t.variant = (learner_variant_t)17, expect_invalid(t, "variant");
     t = ok, t.her_eps = 0.0f, expect_invalid(t, "her_eps");
+    t = ok, t.updates_per_step = 0.0f, expect_invalid(t, "updates_per_step");
+    t = ok, t.updates_per_step = 65.0f, expect_invalid(t, "updates_per_step");
+    t = ok, t.updates_per_step = NAN, expect_invalid(t, "updates_per_step");
 
     for (int v = 0; v < LEARNER_N_VARIANTS; v++) {
         learner_variant_t parsed;

@@ -37,6 +37,10 @@ static void *zctx;
 static char ckpt_dir[512], log_path[600];
 static int insert_port, sample_port;
 static uint64_t next_request_id = 1;
+/* The rate-limiter ratio sample requests carry (a learner's updates per step x batch); 0: none. */
+static double request_spi;
+/* 1: start_replay leaves --samples-per-insert out, so the shard follows request_spi. */
+static int shard_follows;
 /* What a test started, so a failed (aborted) test leaves nothing behind for the next one. */
 static pid_t live_pid;
 static void *live_socks[16];
@@ -95,7 +99,13 @@ static pid_t start_replay(const char *const *extra) {
                             "5",      "--stats-every-s",
                             "0.5"};
     int n = 0;
-    while (argv[n]) n++;
+    for (int i = 0; argv[i]; i++) {
+        if (shard_follows && !strcmp(argv[i], "--samples-per-insert")) {
+            i++; /* and its value */
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
     for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
     argv[n] = NULL;
     pid_t pid = fork();
@@ -198,6 +208,7 @@ static void send_timed_request(void *dealer, uint64_t id, uint32_t B, uint32_t t
     req.request_id = id;
     req.batch_size = B;
     req.timeout_ms = timeout_ms;
+    req.samples_per_insert = request_spi;
     CU_ASSERT_EQUAL(wire_send(dealer, NULL, WIRE_TAG_SAMPLE_REQUEST, &req.base, 0), 0);
 }
 
@@ -536,6 +547,25 @@ static void test_corrupt_checkpoint_process(void) {
     CU_ASSERT_EQUAL(wait_exit(pid, DEADLINE_MS), 0);
 }
 
+/* Samples a batch at a time until all n_eps episodes are stored; 1 when they were and the
+ * shard's credit stayed in the band of ratio 4, min size 20, tolerance 200 throughout. */
+static int sample_until_stored(void *learner, void *monitor, int n_eps) {
+    int band_ok = 1;
+    uint64_t inserted = 0;
+    double end = now_ms() + DEADLINE_MS;
+    while (now_ms() < end && inserted < (uint64_t)n_eps * HZ) {
+        send_sample_request(learner, next_request_id, MAX_BATCH);
+        if (!recv_batch(learner, next_request_id++, MAX_BATCH, DEADLINE_MS)) break;
+        Odac__ShardStats *st = get_stats(monitor, 2000);
+        if (!st) break;
+        inserted = st->inserted_transitions;
+        double excess = 4.0 * ((double)inserted - 20) - (double)st->sampled_transitions;
+        band_ok &= excess >= -200 && excess < 200 + 4 * HZ;
+        odac__shard_stats__free_unpacked(st, NULL);
+    }
+    return band_ok && inserted == (uint64_t)n_eps * HZ;
+}
+
 /* Inserts beyond the band are held back (not read, not dropped) until samples make room. With
  * samples-per-insert 4, min size 20 and tolerance 200, reading stops once 4 * (inserted - 20)
  * reaches 200, i.e. at exactly 70 transitions of 10-step episodes. */
@@ -561,22 +591,43 @@ static void test_insert_backpressure(void) {
     CU_ASSERT(st->insert_waits >= 1);
     CU_ASSERT_EQUAL(st->inserted_transitions, 70);
     odac__shard_stats__free_unpacked(st, NULL);
-    /* Sampling makes room; every pushed episode is eventually stored, and the band holds. */
-    int band_ok = 1;
-    uint64_t inserted = 0;
-    end = now_ms() + DEADLINE_MS;
-    while (now_ms() < end && inserted < (uint64_t)n_eps * HZ) {
-        send_sample_request(learner, next_request_id, MAX_BATCH);
-        if (!recv_batch(learner, next_request_id++, MAX_BATCH, DEADLINE_MS)) break;
+    /* Sampling makes room; every pushed episode is eventually stored, and the band of ratio 4
+     * holds although the requests ask for 64: a shard given --samples-per-insert keeps it. */
+    request_spi = 64;
+    CU_ASSERT(sample_until_stored(learner, monitor, n_eps));
+    request_spi = 0;
+    kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(wait_exit(pid, DEADLINE_MS), 0);
+}
+
+/* Started without --samples-per-insert, a shard holds inserts at its default ratio (256 with
+ * the band of 200: reading stops at 30 transitions, the third episode) until the first sample
+ * request, then keeps the ratio the requests carry (4 here: the same band as above). */
+static void test_follows_learner_ratio(void) {
+    cleanup();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/replay-shard-0.ckpt", ckpt_dir);
+    unlink(path);
+    shard_follows = 1;
+    pid_t pid = start_replay(NULL);
+    shard_follows = 0;
+    void *push = connect_sock(ZMQ_PUSH, insert_port);
+    void *learner = connect_sock(ZMQ_DEALER, sample_port);
+    void *monitor = connect_sock(ZMQ_DEALER, sample_port);
+    const int n_eps = 20;
+    for (int e = 0; e < n_eps; e++) push_episode(push, 700 + e, HZ);
+    Odac__ShardStats *st = NULL;
+    for (double end = now_ms() + DEADLINE_MS; now_ms() < end;) {
+        if (st) odac__shard_stats__free_unpacked(st, NULL);
         st = get_stats(monitor, 2000);
-        if (!st) break;
-        inserted = st->inserted_transitions;
-        double excess = 4.0 * ((double)inserted - 20) - (double)st->sampled_transitions;
-        band_ok &= excess >= -200 && excess < 200 + 4 * HZ;
-        odac__shard_stats__free_unpacked(st, NULL);
+        if (st && st->insert_waits >= 1) break;
     }
-    CU_ASSERT_EQUAL(inserted, (uint64_t)n_eps * HZ);
-    CU_ASSERT(band_ok);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(st->inserted_transitions, 30);
+    odac__shard_stats__free_unpacked(st, NULL);
+    request_spi = 4;
+    CU_ASSERT(sample_until_stored(learner, monitor, n_eps));
+    request_spi = 0;
     kill(pid, SIGTERM);
     CU_ASSERT_EQUAL(wait_exit(pid, DEADLINE_MS), 0);
 }
@@ -595,6 +646,8 @@ int main(void) {
         {"restart after SIGTERM and SIGKILL", test_restart_and_kill},
         {"corrupt checkpoint is fatal unless --fresh", test_corrupt_checkpoint_process},
         {"inserts beyond the band are held back, not dropped", test_insert_backpressure},
+        {"without --samples-per-insert the shard follows the learner's ratio",
+         test_follows_learner_ratio},
         {NULL, NULL}};
     int rc = test_run_suite("replay_socket", cases);
     cleanup();

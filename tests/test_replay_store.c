@@ -381,6 +381,43 @@ static void test_ratelimit_min_size_and_off(void) {
     CU_ASSERT(replay_ratelimit_can_insert(&rl));
 }
 
+/* A new ratio keeps the excess (no burst, no stall), takes the new band, and switches the limit
+ * off and on; bad values are refused and change nothing. */
+static void test_ratelimit_set_ratio(void) {
+    replay_ratelimit_t rl;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(replay_ratelimit_init(&rl, 256, 1000, 100, err, sizeof err), 0);
+    replay_ratelimit_on_insert(&rl, 500);
+    replay_ratelimit_on_sample(&rl, 256 * 390);
+    double before = replay_ratelimit_excess(&rl); /* 256 * 400 - 256 * 390 = 2560 */
+    CU_ASSERT_DOUBLE_EQUAL(before, 2560, 1e-9);
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, 512, 3000, err, sizeof err), 0);
+    CU_ASSERT_DOUBLE_EQUAL(replay_ratelimit_excess(&rl), before, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(rl.tolerance, 3000, 0);
+    CU_ASSERT(
+        replay_ratelimit_can_sample(&rl, 2560 + 3000)); /* the new band, from the same excess */
+    CU_ASSERT(!replay_ratelimit_can_sample(&rl, 2560 + 3001));
+    /* From then on each inserted transition earns 512 samples. */
+    replay_ratelimit_on_insert(&rl, 10);
+    CU_ASSERT_DOUBLE_EQUAL(replay_ratelimit_excess(&rl), before + 5120, 1e-9);
+    /* An excess the new ratio cannot express (more than spi * (inserted - min_size)) is kept
+     * as far as it goes: sampled never wraps below 0. */
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, 1, 3000, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(rl.sampled, 0);
+    CU_ASSERT_DOUBLE_EQUAL(replay_ratelimit_excess(&rl), 410, 1e-9);
+    /* Off: only min size applies; on again from there. */
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, 0, 3000, err, sizeof err), 0);
+    CU_ASSERT(replay_ratelimit_can_sample(&rl, 1 << 20));
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, 4, 100, err, sizeof err), 0);
+    CU_ASSERT(replay_ratelimit_can_sample(&rl, 4 * 410 + 100));
+    CU_ASSERT(!replay_ratelimit_can_sample(&rl, 4 * 410 + 101));
+    replay_ratelimit_t keep = rl;
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, NAN, 100, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(replay_ratelimit_set_ratio(&rl, 4, -1, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "tolerance") != NULL);
+    CU_ASSERT_EQUAL(memcmp(&keep, &rl, sizeof rl), 0);
+}
+
 /* A greedy sampler and a greedy inserter in random order: after min_size the credit stays inside
  * [-tol, tol + spi * T) around the offset, each side is actually held back at some point, and
  * the long-run ratio is spi. */
@@ -461,6 +498,7 @@ int main(void) {
         {"env goals come from the env's goal stream", test_env_goals},
         {"rate limiter min size and off", test_ratelimit_min_size_and_off},
         {"rate limiter holds its band", test_ratelimit_band},
+        {"rate limiter takes a new ratio without a burst", test_ratelimit_set_ratio},
         {"rate limiter cannot deadlock", test_ratelimit_no_deadlock},
         {NULL, NULL}};
     return test_run_suite("replay_store", cases);

@@ -74,9 +74,9 @@ static int refused(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
 
 static void test_prescan_refuses(void) {
     const ProtobufCMessageDescriptor *req = &odac__sample_request__descriptor;
-    /* field 5 does not exist in SampleRequest (1..4) */
-    const uint8_t unknown[] = {0x08, 0x01, 0x28, 0x01};
-    CU_ASSERT(refused(req, unknown, sizeof unknown, "unknown field number 5"));
+    /* field 7 does not exist in SampleRequest (1..5) */
+    const uint8_t unknown[] = {0x08, 0x01, 0x38, 0x01};
+    CU_ASSERT(refused(req, unknown, sizeof unknown, "unknown field number 7"));
     /* the memory bomb: many tiny unknown fields */
     static uint8_t bomb[3000];
     for (size_t i = 0; i + 1 < sizeof bomb; i += 2) bomb[i] = 0xf8, bomb[i + 1] = 0x01;

@@ -125,6 +125,33 @@ static void test_sample_messages(void) {
     CU_ASSERT_PTR_NULL(wire_decode_sample_request(buf, n, &reason, err, sizeof err));
     CU_ASSERT_EQUAL(reason, WIRE_REJECT_OVERSIZED);
     free(buf);
+    /* The learner's rate-limiter ratio: finite, in [0, WIRE_MAX_SAMPLES_PER_INSERT]. */
+    req.batch_size = 256;
+    const struct {
+        double spi;
+        int ok;
+        wire_reject_t reason;
+    } ratios[] = {{512, 1, 0},
+                  {WIRE_MAX_SAMPLES_PER_INSERT, 1, 0},
+                  {NAN, 0, WIRE_REJECT_NONFINITE},
+                  {INFINITY, 0, WIRE_REJECT_NONFINITE},
+                  {-1, 0, WIRE_REJECT_OVERSIZED},
+                  {WIRE_MAX_SAMPLES_PER_INSERT * 2, 0, WIRE_REJECT_OVERSIZED}};
+    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++) {
+        req.samples_per_insert = ratios[i].spi;
+        n = pack(&req.base, &buf);
+        r = wire_decode_sample_request(buf, n, &reason, err, sizeof err);
+        CU_ASSERT_EQUAL(r != NULL, ratios[i].ok);
+        if (r) {
+            CU_ASSERT_EQUAL(r->samples_per_insert, ratios[i].spi);
+            odac__sample_request__free_unpacked(r, NULL);
+        } else {
+            CU_ASSERT_EQUAL(reason, ratios[i].reason);
+            CU_ASSERT(strstr(err, "samples per insert") != NULL);
+        }
+        free(buf);
+    }
+    req.samples_per_insert = 0;
 
     enum { B = 4 };
     float o[B * 2], a[B * 2], o2[B * 2], g1[B * 2], g2[B * 2], g[B * 2];
