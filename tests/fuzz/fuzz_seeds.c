@@ -82,6 +82,9 @@ static void wire_seeds(const wire_dims_t *d, replay_shard_t *shard) {
     odac__sample_request__init(&rq);
     rq.protocol_version = WIRE_PROTOCOL_VERSION, rq.request_id = 7, rq.batch_size = 256;
     put_msg("fuzz_wire_sample_request", "valid", &rq.base);
+    rq.samples_per_insert = 512; /* a learner at 2 updates per env step */
+    put_msg("fuzz_wire_sample_request", "with-ratio", &rq.base);
+    rq.samples_per_insert = 0;
     rq.batch_size = 0;
     put_msg("fuzz_wire_sample_request", "zero-batch", &rq.base);
 
