@@ -224,6 +224,15 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * 0.060, 0.018 on seeds 1, 7, 2, 3 against 0.051, 0.064, 0.039, 0.020; nor 20,000 random first
  * steps there (0.068, 0.048, 0.087, 0.040).
  *
+ * window's 2 updates per env step (updates_per_step; the paper's is 1, and the shards' rate
+ * limiters follow the learner's): its misses at 1 were seeds that sat on the hand-only plateau
+ * (0.09) until late and were still closing the window at 300k (seed 1: 0.09 up to 240k, then
+ * 0.051 at the end). At 2, seeds 1-8 reached 0.033, 0.022, 0.015, 0.022, 0.011, 0.017, 0.021,
+ * 0.027 at 300k (8 of 8, mean 0.021; first met at 164k, 140k, 223k, 128k, 187k, 148k, 165k,
+ * 247k) against 0.051, 0.039, 0.020, 0.037, 0.037, 0.045, 0.064, 0.033 at 1 (6 of 8, mean
+ * 0.041): better on every seed. A window run takes about twice the wall time (5 min for 300k
+ * here). Not measured on the other tasks (they meet their targets at 1).
+ *
  * pool_min_width, where a local run's second core goes (the launcher gives the learner the cores
  * its actor and shard leave; at 64,64 the learner's threads run the update as two lanes): it
  * depends on how much of a core the actor takes at the learner's pace. Measured with
