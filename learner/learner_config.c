@@ -220,7 +220,9 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * 0.024, 0.035. Ant keeps 0.99 (its clamped target is a (1 - gamma)-weighted average of c r over
  * a walk of about 50 steps): at 64,64, seed 1, 0.95 was at 3.37 at 300k against 0.99's 1.18, and
  * 0.995's final policy evaluated at 1.55 over 20 episodes (README, the ant rows). Nor is ant's std
- * floor the lever: 0.01 gave 2.40 at 300k. Window's floor stays 0.05: 0.03 gave 0.032, 0.056,
+ * floor the lever: 0.01 gave 2.40 at 300k; nor the unclamped target (5.0 at 400k: the start's
+ * c r of about -70 underflows in the soft-max) nor 2 updates per env step (1.3-1.8 from 418k to
+ * 510k). Window's floor stays 0.05: 0.03 gave 0.032, 0.056,
  * 0.060, 0.018 on seeds 1, 7, 2, 3 against 0.051, 0.064, 0.039, 0.020; nor 20,000 random first
  * steps there (0.068, 0.048, 0.087, 0.040).
  *
