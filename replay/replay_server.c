@@ -63,7 +63,8 @@ struct replay_server {
     int stopping, final_rc;
     uint64_t log_inserted, log_sampled; /* counters at the previous stats line */
     uint64_t log_time_ns;
-    uint64_t expired, refused; /* sample requests answered with an error */
+    uint64_t expired, refused;            /* sample requests answered with an error */
+    uint64_t ratio_changes, ratio_log_ns; /* ratio changes taken, and when the last was logged */
 };
 
 void replay_server_config_defaults(replay_server_config_t *cfg) {
@@ -216,8 +217,15 @@ static void follow_ratio(replay_server_t *s, double samples_per_insert) {
         log_warn("%s", err);
         return;
     }
-    log_info("rate limiter: %g samples per insert (the learner's), tolerance %g",
-             s->shard->cfg.samples_per_insert, s->shard->limiter.tolerance);
+    /* One line per change, at most one per 10 s: a client alternating ratios cannot flood it. */
+    uint64_t t = now_ns();
+    if (s->ratio_changes++ == 0 || t - s->ratio_log_ns >= 10000000000u) {
+        s->ratio_log_ns = t;
+        log_info("rate limiter: %g samples per insert (the learner's), tolerance %g (%llu "
+                 "change(s) so far)",
+                 s->shard->cfg.samples_per_insert, s->shard->limiter.tolerance,
+                 (unsigned long long)s->ratio_changes);
+    }
 }
 
 static void handle_request(replay_server_t *s, wire_msg_t *m) {
