@@ -232,8 +232,9 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * 0.051 at the end). At 2, seeds 1-8 reached 0.033, 0.022, 0.015, 0.022, 0.011, 0.017, 0.021,
  * 0.027 at 300k (8 of 8, mean 0.021; first met at 164k, 140k, 223k, 128k, 187k, 148k, 165k,
  * 247k) against 0.051, 0.039, 0.020, 0.037, 0.037, 0.045, 0.064, 0.033 at 1 (6 of 8, mean
- * 0.041): better on every seed. A window run takes about twice the wall time (5 min for 300k
- * here). Not measured on the other tasks (they meet their targets at 1).
+ * 0.041): better on every seed; seeds 9-12 0.039, 0.028, 0.022, 0.017 against 0.035, 0.044,
+ * 0.031, 0.038 (12 of 12 against 10 of 12). A window run takes about twice the wall time (5 min for
+ * 300k here). Not measured on the other tasks (they meet their targets at 1).
  *
  * pool_min_width, where a local run's second core goes (the launcher gives the learner the cores
  * its actor and shard leave; at 64,64 the learner's threads run the update as two lanes): it
