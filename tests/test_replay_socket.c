@@ -547,6 +547,19 @@ static void test_corrupt_checkpoint_process(void) {
     CU_ASSERT_EQUAL(wait_exit(pid, DEADLINE_MS), 0);
 }
 
+/* Pushes n_eps episodes (ids from first_id) and waits until the shard holds inserts back; the
+ * transitions it had stored then, or -1 when it never held them back. */
+static long long push_until_held(void *push, void *monitor, int n_eps, int first_id) {
+    for (int e = 0; e < n_eps; e++) push_episode(push, first_id + e, HZ);
+    long long held = -1;
+    for (double end = now_ms() + DEADLINE_MS; now_ms() < end && held < 0;) {
+        Odac__ShardStats *st = get_stats(monitor, 2000);
+        if (st && st->insert_waits >= 1) held = (long long)st->inserted_transitions;
+        if (st) odac__shard_stats__free_unpacked(st, NULL);
+    }
+    return held;
+}
+
 /* Samples a batch at a time until all n_eps episodes are stored; 1 when they were and the
  * shard's credit stayed in the band of ratio 4, min size 20, tolerance 200 throughout. */
 static int sample_until_stored(void *learner, void *monitor, int n_eps) {
@@ -579,18 +592,7 @@ static void test_insert_backpressure(void) {
     void *learner = connect_sock(ZMQ_DEALER, sample_port);
     void *monitor = connect_sock(ZMQ_DEALER, sample_port);
     const int n_eps = 20;
-    for (int e = 0; e < n_eps; e++) push_episode(push, 500 + e, HZ);
-    double end = now_ms() + DEADLINE_MS;
-    Odac__ShardStats *st = NULL;
-    while (now_ms() < end) {
-        if (st) odac__shard_stats__free_unpacked(st, NULL);
-        st = get_stats(monitor, 2000);
-        if (st && st->insert_waits >= 1) break;
-    }
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT(st->insert_waits >= 1);
-    CU_ASSERT_EQUAL(st->inserted_transitions, 70);
-    odac__shard_stats__free_unpacked(st, NULL);
+    CU_ASSERT_EQUAL(push_until_held(push, monitor, n_eps, 500), 70);
     /* Sampling makes room; every pushed episode is eventually stored, and the band of ratio 4
      * holds although the requests ask for 64: a shard given --samples-per-insert keeps it. */
     request_spi = 64;
@@ -615,16 +617,7 @@ static void test_follows_learner_ratio(void) {
     void *learner = connect_sock(ZMQ_DEALER, sample_port);
     void *monitor = connect_sock(ZMQ_DEALER, sample_port);
     const int n_eps = 20;
-    for (int e = 0; e < n_eps; e++) push_episode(push, 700 + e, HZ);
-    Odac__ShardStats *st = NULL;
-    for (double end = now_ms() + DEADLINE_MS; now_ms() < end;) {
-        if (st) odac__shard_stats__free_unpacked(st, NULL);
-        st = get_stats(monitor, 2000);
-        if (st && st->insert_waits >= 1) break;
-    }
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL(st->inserted_transitions, 30);
-    odac__shard_stats__free_unpacked(st, NULL);
+    CU_ASSERT_EQUAL(push_until_held(push, monitor, n_eps, 700), 30);
     request_spi = 4;
     CU_ASSERT(sample_until_stored(learner, monitor, n_eps));
     request_spi = 0;
