@@ -156,6 +156,17 @@ void nn_gaussian_log_density_backward(const float *x, const float *mean, const f
                                       int log_std_stride, const float *dout, int B, int D,
                                       float *d_mean, float *d_log_std);
 
+/* ---- diagonal Laplace log-density ---- */
+/* out[i] = sum_j log Laplace(x_ij; mean_ij, exp(log_scale_j)) = sum_j -|x - mean| / b - log 2b,
+ * with the strides of the Gaussian above: a reward linear in each dim's error, not quadratic. */
+void nn_laplace_log_density(const float *x, const float *mean, const float *log_scale,
+                            int log_scale_stride, int B, int D, float *out);
+/* As nn_gaussian_log_density_backward: d_mean = dout sign(x - mean) / b (0 where x == mean),
+ * d_log_scale += dout (|x - mean| / b - 1). */
+void nn_laplace_log_density_backward(const float *x, const float *mean, const float *log_scale,
+                                     int log_scale_stride, const float *dout, int B, int D,
+                                     float *d_mean, float *d_log_scale);
+
 /* ---- optimisation ---- */
 typedef struct {
     size_t n;

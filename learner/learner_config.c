@@ -72,6 +72,7 @@ void learner_config_default(learner_config_t *cfg) {
     cfg->model_state_log_std = 0;
     cfg->model_log_std_min = -2.0f;
     cfg->model_log_std_max = 2.0f;
+    cfg->model_laplace = 0;
     cfg->her_eps = 0.5f;
     cfg->clip_target = 0;
     cfg->normalize = 0;
@@ -380,6 +381,8 @@ int learner_config_validate(const learner_config_t *cfg, char *err, size_t errca
     REQUIRE(isfinite(cfg->model_log_std_max) && cfg->model_log_std_max > cfg->model_log_std_min,
             "model_log_std_max", "%g", (double)cfg->model_log_std_max,
             "must be finite and > model_log_std_min");
+    REQUIRE(cfg->model_laplace == 0 || cfg->model_laplace == 1, "model_laplace", "%d",
+            cfg->model_laplace, "0 or 1");
     REQUIRE(cfg->her_eps > 0.0f && isfinite(cfg->her_eps), "her_eps", "%g", (double)cfg->her_eps,
             "must be positive");
     REQUIRE(cfg->clip_target == 0 || cfg->clip_target == 1, "clip_target", "%d", cfg->clip_target,

@@ -285,6 +285,24 @@ static inline float bound_slope(const learner_config_t *cfg, float raw) {
 
 /* ---- step 1: rewards (and the outcome model's forward pass and loss) ---- */
 
+/* The outcome model's family (learner_core.h: model_laplace): Gaussian or Laplace, same strides. */
+static void model_log_density(const learner_config_t *c, const float *x, const float *mean,
+                              const float *log_std, int stride, int B, int G, float *out) {
+    if (c->model_laplace)
+        nn_laplace_log_density(x, mean, log_std, stride, B, G, out);
+    else
+        nn_gaussian_log_density(x, mean, log_std, stride, B, G, out);
+}
+
+static void model_log_density_backward(const learner_config_t *c, const float *x, const float *mean,
+                                       const float *log_std, int stride, const float *dout, int B,
+                                       int G, float *d_mean, float *d_log_std) {
+    if (c->model_laplace)
+        nn_laplace_log_density_backward(x, mean, log_std, stride, dout, B, G, d_mean, d_log_std);
+    else
+        nn_gaussian_log_density_backward(x, mean, log_std, stride, dout, B, G, d_mean, d_log_std);
+}
+
 /* Fills L->reward (B). For the learned model also runs its forward pass (kept for backward),
  * model_mean and the clamped log-std, and returns the model loss -mean log p(phi(s') | s, a). */
 static double compute_rewards(learner_t *L, const learner_batch_t *b) {
@@ -312,15 +330,15 @@ static double compute_rewards(learner_t *L, const learner_batch_t *b) {
             log_std = L->log_std_bounded;
             stride = 0;
         }
-        nn_gaussian_log_density(b->goals, L->model_mean, log_std, stride, B, G, L->reward);
-        nn_gaussian_log_density(b->next_achieved_goal, L->model_mean, log_std, stride, B, G,
-                                L->row_scratch);
+        model_log_density(c, b->goals, L->model_mean, log_std, stride, B, G, L->reward);
+        model_log_density(c, b->next_achieved_goal, L->model_mean, log_std, stride, B, G,
+                          L->row_scratch);
         double nll = 0.0;
         for (int i = 0; i < B; i++) nll -= L->row_scratch[i];
         return nll / B;
     }
     if (learner_variant_uses_model(c->variant)) { /* fixed N(g; phi(s), I) */
-        nn_gaussian_log_density(b->goals, b->achieved_goal, L->zeros_goal, 0, B, G, L->reward);
+        model_log_density(c, b->goals, b->achieved_goal, L->zeros_goal, 0, B, G, L->reward);
         return 0.0;
     }
     for (int i = 0; i < B; i++) { /* HER: distance between phi(s') and g */
@@ -346,9 +364,8 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
     const float *dout;
     if (c->model_state_log_std) {
         memset(L->d_log_std_rows, 0, (size_t)B * G * sizeof(float));
-        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean,
-                                         L->model_log_std_rows, G, L->row_scratch, B, G,
-                                         L->d_model_mean, L->d_log_std_rows);
+        model_log_density_backward(c, b->next_achieved_goal, L->model_mean, L->model_log_std_rows,
+                                   G, L->row_scratch, B, G, L->d_model_mean, L->d_log_std_rows);
         for (int i = 0; i < B; i++) {
             for (int j = 0; j < G; j++) {
                 float raw = L->model_output[(size_t)i * M + G + j];
@@ -359,8 +376,8 @@ static void model_backward(learner_t *L, const learner_batch_t *b) {
         }
         dout = L->d_model_output;
     } else {
-        nn_gaussian_log_density_backward(b->next_achieved_goal, L->model_mean, L->log_std_bounded,
-                                         0, L->row_scratch, B, G, L->d_model_mean, L->g_log_std);
+        model_log_density_backward(c, b->next_achieved_goal, L->model_mean, L->log_std_bounded, 0,
+                                   L->row_scratch, B, G, L->d_model_mean, L->g_log_std);
         for (int j = 0; j < G; j++) L->g_log_std[j] *= bound_slope(c, L->model_log_std[j]);
         dout = L->d_model_mean; /* mean = phi(s) + f: d f = d mean */
     }

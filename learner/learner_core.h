@@ -57,7 +57,12 @@ typedef struct {
     /* Bounds of the model's log-std, applied smoothly: log_std = min + (max - min) (tanh(raw) +
      * 1) / 2, so the gradient never vanishes at a bound (a hard clamp stuck there). */
     float model_log_std_min, model_log_std_max; /* default [-2, 2] */
-    float her_eps;                              /* success threshold of her-sparse, in goal units */
+    /* 0: the outcome model is a diagonal Gaussian (the paper's); 1: a diagonal Laplace, its
+     * log-scale in the same bounds: log p(g | s, a) falls linearly with each dim's error instead
+     * of quadratically, so a goal far away does not dwarf the last metre's differences. The fixed
+     * model of the ablations is then Laplace(g; phi(s), 1). */
+    int model_laplace;
+    float her_eps; /* success threshold of her-sparse, in goal units */
     /* 1: critic targets clipped to the values the rewards allow: her-sparse [-c / (1 - gamma), 0],
      * her-distance <= 0, the model variants <= c r_max (the model's largest density). */
     int clip_target;

@@ -95,6 +95,9 @@ static int build_table(learner_options_t *o, flag_t *t) {
       "smallest std of the outcome model (goal units; smooth bound)");
     F("model-std-max", FLAG_DOUBLE, &o->model_std_max, 1e-6, 1e6,
       "largest std of the outcome model (goal units; smooth bound)");
+    F("model-family", FLAG_STRING, o->model_family, 0, -1,
+      "outcome model: gaussian (the paper's) or laplace (log p falls linearly with each goal "
+      "dim's error; its scale takes the std bounds)");
     F("clip-target", FLAG_BOOL, &o->clip_target, 0, -1,
       "clip critic targets to the range the rewards allow");
     F("normalize", FLAG_BOOL, &o->normalize, 0, -1,
@@ -168,6 +171,8 @@ static void options_from_config(learner_options_t *o, const learner_config_t *c)
     o->her_eps = c->her_eps;
     o->model_std_min = exp(c->model_log_std_min);
     o->model_std_max = exp(c->model_log_std_max);
+    snprintf(o->model_family, sizeof o->model_family, "%s",
+             c->model_laplace ? "laplace" : "gaussian");
     o->clip_target = c->clip_target;
     o->normalize = c->normalize;
     o->norm_clip = c->norm_clip;
@@ -217,6 +222,15 @@ static int config_from_options(learner_config_t *c, const learner_options_t *o, 
     }
     c->model_log_std_min = (float)log(o->model_std_min);
     c->model_log_std_max = (float)log(o->model_std_max);
+    if (strcmp(o->model_family, "gaussian") == 0) {
+        c->model_laplace = 0;
+    } else if (strcmp(o->model_family, "laplace") == 0) {
+        c->model_laplace = 1;
+    } else {
+        snprintf(err, errcap, "--model-family '%.64s': expected gaussian or laplace",
+                 o->model_family);
+        return -1;
+    }
     c->clip_target = o->clip_target;
     c->normalize = o->normalize;
     c->norm_clip = (float)o->norm_clip;

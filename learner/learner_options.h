@@ -17,7 +17,7 @@ typedef struct {
     char run_dir[FLAGS_STR_MAX], run_id[FLAGS_STR_MAX], shards[FLAGS_STR_MAX];
     char weights_bind[FLAGS_STR_MAX], stats_bind[FLAGS_STR_MAX], status_endpoint[FLAGS_STR_MAX];
     char hidden[FLAGS_STR_MAX], model_hidden[FLAGS_STR_MAX], heartbeat_file[FLAGS_STR_MAX];
-    char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX];
+    char run_token[FLAGS_STR_MAX], keys[FLAGS_STR_MAX], model_family[FLAGS_STR_MAX];
     int insecure;
     double request_timeout_s;
     long long seed, max_env_steps, batch_size, publish_every, checkpoint_every, prefetch, threads,

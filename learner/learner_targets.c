@@ -45,7 +45,9 @@ static double dynamic_target(double cr, double v_next, double done, double gamma
 }
 
 void learner_target_bounds(const learner_config_t *cfg, double scale, double *lo, double *hi) {
-    double half_log_2pi = 0.5 * log(2.0 * M_PI), G = cfg->goal_dim;
+    /* The model's largest log density per dim, less its log-std: 1/2 log 2 pi (Gaussian) or
+     * log 2 (Laplace, b = exp(log-scale)). */
+    double peak = cfg->model_laplace ? log(2.0) : 0.5 * log(2.0 * M_PI), G = cfg->goal_dim;
     *lo = -INFINITY;
     *hi = INFINITY;
     switch (cfg->variant) {
@@ -58,10 +60,10 @@ void learner_target_bounds(const learner_config_t *cfg, double scale, double *lo
         break;
     case LEARNER_ODAC:
     case LEARNER_FIXED_DISCOUNT:
-        *hi = scale * -G * ((double)cfg->model_log_std_min + half_log_2pi);
+        *hi = scale * -G * ((double)cfg->model_log_std_min + peak);
         break;
-    default: /* the fixed N(phi(s), I) */
-        *hi = scale * -G * half_log_2pi;
+    default: /* the fixed N(phi(s), I) (or Laplace(phi(s), 1)) */
+        *hi = scale * -G * peak;
         break;
     }
 }

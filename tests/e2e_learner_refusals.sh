@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The learner refuses bad options at once, exit 2, with a message naming the problem:
 # `--hidden 64,` (trailing comma), a config with text after its JSON object, "hidden": 64 (a
-# number where a list or string belongs), an over-long --run-token. It binds nothing and writes
-# no run directory for them. Usage: e2e_learner_refusals.sh BUILD_DIR
+# number where a list or string belongs), an over-long --run-token, an unknown --model-family. It
+# binds nothing and writes no run directory for them. Usage: e2e_learner_refusals.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: e2e_learner_refusals.sh BUILD_DIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/odac-e2e-refuse-XXXXXX")
@@ -33,5 +33,6 @@ expect_refusal "config with trailing text" "unexpected text after the JSON objec
 printf '{"hidden": 64}\n' >"$work/number.json"
 expect_refusal "config hidden: 64" "'hidden' must be a string" --config "$work/number.json"
 expect_refusal "over-long run token" "--run-token is longer" --run-token "$(printf 'a%.0s' $(seq 1 200))"
+expect_refusal "--model-family cauchy" "--model-family 'cauchy': expected gaussian or laplace" --model-family cauchy
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -19,9 +19,11 @@ typedef struct {
     float noise_pi[64], noise_next[64];
 } fixture_t;
 
-static void fixture_init(fixture_t *f, learner_variant_t variant, int state_log_std) {
+static void fixture_init_family(fixture_t *f, learner_variant_t variant, int state_log_std,
+                                int laplace) {
     learner_config_t c;
     learner_config_default(&c);
+    c.model_laplace = laplace;
     c.variant = variant;
     c.obs_dim = 3, c.goal_dim = 2, c.action_dim = 2;
     c.batch_size = 16;
@@ -43,6 +45,10 @@ static void fixture_init(fixture_t *f, learner_variant_t variant, int state_log_
     }
     float *ls = learner_model_log_std(f->L);
     if (ls) ls[0] = 0.3f, ls[1] = -0.4f;
+}
+
+static void fixture_init(fixture_t *f, learner_variant_t variant, int state_log_std) {
+    fixture_init_family(f, variant, state_log_std, 0);
 }
 
 static double loss_of(fixture_t *f, loss_id_t which) {
@@ -189,6 +195,24 @@ static void test_model_grad(void) {
             CU_ASSERT(learner_model_log_std_grad(f.L)[0] != 0.0f);
         } else {
             CU_ASSERT_PTR_NULL(learner_model_log_std(f.L));
+        }
+        fixture_free(&f);
+    }
+    /* The Laplace model: its mean and log-scale gradients, global and state-dependent. */
+    for (int state = 0; state < 2; state++) {
+        fixture_t f;
+        fixture_init_family(&f, LEARNER_ODAC, state, 1);
+        nn_mlp_t *m = learner_net(f.L, LEARNER_NET_MODEL);
+        double rel = check_params(&f, LOSS_MODEL, m->params, learner_grad(f.L, LEARNER_NET_MODEL),
+                                  m->n_params, H);
+        printf("\n    laplace model (%s log-scale): relative error %.2e ",
+               state ? "state" : "global", rel);
+        CU_ASSERT(rel < TOL);
+        if (!state) {
+            float *ls = learner_model_log_std(f.L);
+            rel = check_params(&f, LOSS_MODEL, ls, learner_model_log_std_grad(f.L), 2, H);
+            printf("log-scale: %.2e ", rel);
+            CU_ASSERT(rel < TOL);
         }
         fixture_free(&f);
     }

@@ -396,6 +396,7 @@ static void test_config(void) {
     t = ok, t.updates_per_step = 0.0f, expect_invalid(t, "updates_per_step");
     t = ok, t.updates_per_step = 65.0f, expect_invalid(t, "updates_per_step");
     t = ok, t.updates_per_step = NAN, expect_invalid(t, "updates_per_step");
+    t = ok, t.model_laplace = 2, expect_invalid(t, "model_laplace");
 
     for (int v = 0; v < LEARNER_N_VARIANTS; v++) {
         learner_variant_t parsed;
@@ -535,6 +536,14 @@ static void test_target_clip(void) {
     c.variant = LEARNER_FIXED_MODEL; /* N(phi(s), I): r_max = -G log(2 pi) / 2 */
     learner_target_bounds(&c, 1.0, &lo, &hi);
     CU_ASSERT_DOUBLE_EQUAL(hi, -1.5 * log(2.0 * M_PI), 1e-9);
+    /* The Laplace family peaks at 1 / 2b per dim: r_max = -G (log_scale_min + log 2). */
+    c.model_laplace = 1;
+    learner_target_bounds(&c, 1.0, &lo, &hi); /* fixed Laplace(phi(s), 1) */
+    CU_ASSERT_DOUBLE_EQUAL(hi, -3.0 * log(2.0), 1e-9);
+    c.variant = LEARNER_ODAC;
+    learner_target_bounds(&c, 0.5, &lo, &hi);
+    CU_ASSERT_DOUBLE_EQUAL(hi, 0.5 * -3.0 * (log(0.01) + log(2.0)), 1e-5);
+    c.model_laplace = 0;
 
     /* The robot tasks clip by default, box2d keeps its measured setting. */
     env_spec_t fp = {.name = "fetch-push",

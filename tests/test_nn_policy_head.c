@@ -127,7 +127,7 @@ static void test_backward_both(void) {
     check_backward(c_action, c_logp);
 }
 
-/* ---- diagonal Gaussian log-density ---- */
+/* ---- diagonal Gaussian and Laplace log-densities ---- */
 
 enum { GB = 3, GD = 4 };
 static const float gx[GB * GD] = {0.3f,  -1.0f, 2.0f,  0.5f, 1.5f, 0.0f,
@@ -138,14 +138,16 @@ static const float gls_row[GB * GD] = {0.2f,  -0.5f, 1.0f, -2.0f, 0.0f,  0.7f,
                                        -1.1f, 0.3f,  1.9f, -0.4f, 0.05f, -1.5f};
 static const float gdout[GB] = {0.8f, -1.4f, 0.35f};
 
-/* sum over rows of dout_i * log density, in double. */
-static double ref_density_loss(const double *mean, const double *ls, int stride, double *per_row) {
+/* sum over rows of dout_i * log density (Gaussian, or Laplace with scale exp(ls)), in double. */
+static double ref_density_loss(int laplace, const double *mean, const double *ls, int stride,
+                               double *per_row) {
     double s = 0;
     for (int i = 0; i < GB; i++) {
         double r = 0;
         for (int j = 0; j < GD; j++) {
             double sd = exp(ls[i * stride + j]), d = gx[i * GD + j] - mean[i * GD + j];
-            r += -d * d / (2 * sd * sd) - log(sqrt(2 * M_PI) * sd);
+            r += laplace ? -fabs(d) / sd - log(2 * sd)
+                         : -d * d / (2 * sd * sd) - log(sqrt(2 * M_PI) * sd);
         }
         if (per_row) per_row[i] = r;
         s += gdout[i] * r;
@@ -153,27 +155,33 @@ static double ref_density_loss(const double *mean, const double *ls, int stride,
     return s;
 }
 
-static void check_density(int stride) {
+static void check_density(int laplace, int stride) {
     const float *ls = gls_row; /* stride 0 uses the first row as the shared vector */
     int n_ls = stride ? GB * GD : GD;
     float out[GB], d_mean[GB * GD], d_ls[GB * GD];
     double md[GB * GD], lsd[GB * GD], want[GB];
     for (int k = 0; k < GB * GD; k++) md[k] = gmean[k];
     for (int k = 0; k < n_ls; k++) lsd[k] = ls[k];
-    nn_gaussian_log_density(gx, gmean, ls, stride, GB, GD, out);
-    ref_density_loss(md, lsd, stride, want);
+    if (laplace)
+        nn_laplace_log_density(gx, gmean, ls, stride, GB, GD, out);
+    else
+        nn_gaussian_log_density(gx, gmean, ls, stride, GB, GD, out);
+    ref_density_loss(laplace, md, lsd, stride, want);
     for (int i = 0; i < GB; i++) CU_ASSERT(close_to(out[i], want[i], 1e-5, 1e-5));
     for (int k = 0; k < GB * GD; k++) d_mean[k] = 1e9f; /* overwritten */
     for (int k = 0; k < n_ls; k++) d_ls[k] = 0.5f;      /* accumulated */
-    nn_gaussian_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean, d_ls);
+    if (laplace) /* gx[3] == gmean[3]: the kink, where both sides of the difference agree on 0 */
+        nn_laplace_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean, d_ls);
+    else
+        nn_gaussian_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean, d_ls);
     const double h = 1e-6;
     int bad = 0;
     for (int k = 0; k < GB * GD; k++) {
         double keep = md[k];
         md[k] = keep + h;
-        double lp = ref_density_loss(md, lsd, stride, NULL);
+        double lp = ref_density_loss(laplace, md, lsd, stride, NULL);
         md[k] = keep - h;
-        double lm = ref_density_loss(md, lsd, stride, NULL);
+        double lm = ref_density_loss(laplace, md, lsd, stride, NULL);
         md[k] = keep;
         double fd = (lp - lm) / (2 * h);
         if (!close_to(d_mean[k], fd, 1e-4, 1e-4) && bad++ < 5)
@@ -182,9 +190,9 @@ static void check_density(int stride) {
     for (int k = 0; k < n_ls; k++) {
         double keep = lsd[k];
         lsd[k] = keep + h;
-        double lp = ref_density_loss(md, lsd, stride, NULL);
+        double lp = ref_density_loss(laplace, md, lsd, stride, NULL);
         lsd[k] = keep - h;
-        double lm = ref_density_loss(md, lsd, stride, NULL);
+        double lm = ref_density_loss(laplace, md, lsd, stride, NULL);
         lsd[k] = keep;
         double fd = (lp - lm) / (2 * h);
         if (!close_to(d_ls[k] - 0.5, fd, 1e-4, 1e-4) && bad++ < 10)
@@ -193,15 +201,37 @@ static void check_density(int stride) {
     CU_ASSERT_EQUAL(bad, 0);
     /* NULL skips an output. */
     float d_mean2[GB * GD];
-    nn_gaussian_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean2, NULL);
+    if (laplace)
+        nn_laplace_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean2, NULL);
+    else
+        nn_gaussian_log_density_backward(gx, gmean, ls, stride, gdout, GB, GD, d_mean2, NULL);
     CU_ASSERT_EQUAL(memcmp(d_mean, d_mean2, sizeof d_mean), 0);
 }
 
 static void test_density_shared_log_std(void) {
-    check_density(0);
+    check_density(0, 0);
 }
 static void test_density_per_row_log_std(void) {
-    check_density(GD);
+    check_density(0, GD);
+}
+static void test_laplace_shared_log_scale(void) {
+    check_density(1, 0);
+}
+static void test_laplace_per_row_log_scale(void) {
+    check_density(1, GD);
+}
+
+/* The point of the Laplace model: its log density falls linearly with the error, so 1 -> 0 gains
+ * as much as 7 -> 6 (the Gaussian's gains 1 against 13). */
+static void test_laplace_is_linear_in_the_error(void) {
+    float mean[1] = {0.0f}, ls[1] = {0.0f}, x[4] = {0.0f, 1.0f, 6.0f, 7.0f}, out[4], g[4];
+    for (int i = 0; i < 4; i++) {
+        nn_laplace_log_density(x + i, mean, ls, 0, 1, 1, out + i);
+        nn_gaussian_log_density(x + i, mean, ls, 0, 1, 1, g + i);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(out[0] - out[1], out[2] - out[3], 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(out[0], -logf(2.0f), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL((g[2] - g[3]) / (g[0] - g[1]), 13.0, 1e-4);
 }
 
 int main(void) {
@@ -212,6 +242,9 @@ int main(void) {
         {"tanh gaussian backward, both", test_backward_both},
         {"gaussian log-density, shared log_std", test_density_shared_log_std},
         {"gaussian log-density, per-row log_std", test_density_per_row_log_std},
+        {"laplace log-density, shared log-scale", test_laplace_shared_log_scale},
+        {"laplace log-density, per-row log-scale", test_laplace_per_row_log_scale},
+        {"laplace log-density is linear in the error", test_laplace_is_linear_in_the_error},
         {NULL, NULL},
     };
     return test_run_suite("nn_policy_head", cases);
