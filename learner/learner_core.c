@@ -337,7 +337,7 @@ static double compute_rewards(learner_t *L, const learner_batch_t *b) {
         for (int i = 0; i < B; i++) nll -= L->row_scratch[i];
         return nll / B;
     }
-    if (learner_variant_uses_model(c->variant)) { /* fixed N(g; phi(s), I) */
+    if (learner_variant_uses_model(c->variant)) { /* fixed N(g; phi(s), I) or Laplace */
         model_log_density(c, b->goals, b->achieved_goal, L->zeros_goal, 0, B, G, L->reward);
         return 0.0;
     }

@@ -45,8 +45,8 @@ static double dynamic_target(double cr, double v_next, double done, double gamma
 }
 
 void learner_target_bounds(const learner_config_t *cfg, double scale, double *lo, double *hi) {
-    /* The model's largest log density per dim, less its log-std: 1/2 log 2 pi (Gaussian) or
-     * log 2 (Laplace, b = exp(log-scale)). */
+    /* The model's largest log density per dim is -(log-std + peak): peak 1/2 log 2 pi for the
+     * Gaussian, log 2 for the Laplace (its log-scale in the log-std's place). */
     double peak = cfg->model_laplace ? log(2.0) : 0.5 * log(2.0 * M_PI), G = cfg->goal_dim;
     *lo = -INFINITY;
     *hi = INFINITY;
