@@ -317,9 +317,10 @@ static void test_config(void) {
     CU_ASSERT_EQUAL(c.goal_dim, 15);
     CU_ASSERT_EQUAL(c.action_dim, 8);
     CU_ASSERT_EQUAL(c.n_policy_hidden, 2);
-    CU_ASSERT_EQUAL(c.policy_hidden[0], 400);
-    CU_ASSERT_EQUAL(c.critic_hidden[1], 300);
+    CU_ASSERT_EQUAL(c.policy_hidden[0], 64); /* measured with the Laplace model: learner_config.c */
+    CU_ASSERT_EQUAL(c.critic_hidden[1], 64);
     CU_ASSERT_EQUAL(c.model_hidden[0], 64);
+    CU_ASSERT_EQUAL(c.model_laplace, 1); /* measured, learner_config.c */
     CU_ASSERT_EQUAL(c.reward_scale_auto, 1);
     CU_ASSERT_DOUBLE_EQUAL(c.reward_scale_k, 100.0, 0.0);
     CU_ASSERT_EQUAL(c.clamp_discount, 1);
@@ -358,6 +359,7 @@ static void test_config(void) {
     CU_ASSERT_DOUBLE_EQUAL(c.explore_action_noise, 0.2, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.gamma, 0.95, 1e-7);
     CU_ASSERT_DOUBLE_EQUAL(c.updates_per_step, 2.0, 0.0); /* measured, learner_config.c */
+    CU_ASSERT_EQUAL(c.model_laplace, 0);                  /* the paper's Gaussian */
     CU_ASSERT_EQUAL(learner_config_validate(&c, err, sizeof err), 0);
     env_spec_t sawyer = {.name = "sawyer-push",
                          .obs_dim = 4,
