@@ -240,11 +240,11 @@ int learner_config_widest_hidden(const learner_config_t *c) {
  * ant's Laplace outcome model at 64,64 (model_laplace; the paper's is a Gaussian at 400,300): with
  * the Gaussian the reward is quadratic in the error and the auto scale is set by the far goal, so
  * the last metre's differences are about 2% of the range the critic fits (27 of 1,360 nats in xy
- * at sigma 0.135), and every seed stopped short (torso xy at 1M, mean of the last 3 evaluations:
- * 1.126, 1.216, 0.815 at 400,300, about 2 h a run here; 1.34, 1.87 at 64,64). The Laplace's
- * reward is linear in each dim's error (74 nats for the start's xy, 10 at 1 m): at 64,64, seeds
- * 1-3 end at 0.656, 0.442, 0.770 (first met at 361k, 416k, 284k), about 23 minutes a run, and
- * seed 4 with these defaults at 0.561. 400,300 with the
+ * at sigma 0.135), and the seeds stopped short of the last metre (torso xy at 1M, mean of the
+ * last 3 evaluations: 1.126, 1.216, 0.815 at 400,300, 1 of 3 under 1.0, about 2 h a run here;
+ * 1.34, 1.87 at 64,64). The Laplace's reward is linear in each dim's error (74 nats for the
+ * start's xy, 10 at 1 m): at 64,64, seeds 1-3 end at 0.656, 0.442, 0.770 (first met at 361k,
+ * 416k, 284k), about 23 minutes a run, and seed 4 with these defaults at 0.561. 400,300 with the
  * Laplace is not measured. Not the lever on ant (64,64, seed 1, Gaussian): learning rates 3e-4,
  * --future-p 0.5, twice the std on the 13 pose dims.
  *
