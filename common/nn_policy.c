@@ -306,11 +306,18 @@ void nn_gaussian_log_density_backward(const float *x, const float *mean, const f
 
 void nn_laplace_log_density(const float *x, const float *mean, const float *log_scale,
                             int log_scale_stride, int B, int D, float *out) {
+    float inv_b_shared[DENSITY_MAX_SHARED];
+    int shared = log_scale_stride == 0 && D <= DENSITY_MAX_SHARED;
+    if (shared) /* one log-scale for all rows: its 1/b once, as the Gaussian's */
+        for (int j = 0; j < D; j++) inv_b_shared[j] = expf(-log_scale[j]);
     for (int i = 0; i < B; i++) {
         const float *xi = x + (size_t)i * D, *mi = mean + (size_t)i * D;
         const float *ls = log_scale + (size_t)i * log_scale_stride;
         float s = 0.0f;
-        for (int j = 0; j < D; j++) s += -fabsf(xi[j] - mi[j]) * expf(-ls[j]) - ls[j] - LOG_2;
+        for (int j = 0; j < D; j++) {
+            float inv_b = shared ? inv_b_shared[j] : expf(-ls[j]);
+            s += -fabsf(xi[j] - mi[j]) * inv_b - ls[j] - LOG_2;
+        }
         out[i] = s;
     }
 }
@@ -318,12 +325,16 @@ void nn_laplace_log_density(const float *x, const float *mean, const float *log_
 void nn_laplace_log_density_backward(const float *x, const float *mean, const float *log_scale,
                                      int log_scale_stride, const float *dout, int B, int D,
                                      float *d_mean, float *d_log_scale) {
+    float inv_b_shared[DENSITY_MAX_SHARED];
+    int shared = log_scale_stride == 0 && D <= DENSITY_MAX_SHARED;
+    if (shared)
+        for (int j = 0; j < D; j++) inv_b_shared[j] = expf(-log_scale[j]);
     for (int i = 0; i < B; i++) {
         const float *xi = x + (size_t)i * D, *mi = mean + (size_t)i * D;
         const float *ls = log_scale + (size_t)i * log_scale_stride;
         float *dls = d_log_scale ? d_log_scale + (size_t)i * log_scale_stride : NULL;
         for (int j = 0; j < D; j++) {
-            float inv_b = expf(-ls[j]), d = xi[j] - mi[j];
+            float inv_b = shared ? inv_b_shared[j] : expf(-ls[j]), d = xi[j] - mi[j];
             float sign = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
             if (d_mean) d_mean[(size_t)i * D + j] = dout[i] * sign * inv_b;
             if (dls) dls[j] += dout[i] * (fabsf(d) * inv_b - 1.0f);
